@@ -1,0 +1,63 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
+from rest_framework.response import Response
+
+from kernel.permissions import has_role
+from modules.notices import selectors, services
+from modules.notices.models import Notice
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notice
+        fields = ["id", "title", "body", "category", "scope_kind", "scope_code", "pinned", "published_at",
+                  "audience_size"]
+        read_only_fields = ["id", "audience_size"]
+        extra_kwargs = {"published_at": {"required": False}, "scope_code": {"required": False}}
+
+
+class ReadOrPublisher(BasePermission):
+    message = "Only district administrators and community staff can change notices."
+
+    def has_permission(self, request, view):
+        if request.method in SAFE_METHODS:
+            return True
+        return request.user.is_authenticated and has_role(request.user, *services.PUBLISHERS)
+
+
+class NoticeList(generics.ListCreateAPIView):
+    serializer_class = NoticeSerializer
+    permission_classes = [ReadOrPublisher]
+    filterset_fields = ["category", "scope_kind", "scope_code", "pinned"]
+    ordering_fields = ["published_at", "id"]
+
+    def get_queryset(self):
+        return selectors.published()
+
+    @extend_schema(summary="Publish a notice")
+    def post(self, request):
+        data = NoticeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        notice = services.publish_notice(actor=request.user, **data.validated_data)
+        return Response(NoticeSerializer(notice).data, status=status.HTTP_201_CREATED)
+
+
+class NoticeDetail(generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = NoticeSerializer
+    permission_classes = [ReadOrPublisher]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        if self.request.method in SAFE_METHODS:
+            return selectors.published()
+        return Notice.objects.all()
+
+    def perform_update(self, serializer):
+        changes = {k: v for k, v in serializer.validated_data.items() if k in {"title", "body", "category", "pinned"}}
+        serializer.instance = services.update_notice(actor=self.request.user, notice=serializer.instance, **changes)
+
+    def perform_destroy(self, instance):
+        services.withdraw_notice(actor=self.request.user, notice=instance)
+
+

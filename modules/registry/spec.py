@@ -1,0 +1,26 @@
+"""Module spec: Registry (登记).
+
+Its pages, API and tasks arrive with the issue that builds this module; the spec, configuration
+schema and dependencies are fixed now so districts can be configured from day one."""
+from modules.spec import ModuleSpec
+
+SPEC = ModuleSpec(
+    key="registry",
+    name_zh="登记",
+    name_en="Registry",
+    description_zh="街道、社区、网格、小区、楼栋、户、居民、干部、商户",
+    description_en="Places, households, residents, officials, merchants",
+    depends=(),
+    always_on=True,
+    config_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "household_max_residents": {"type": "integer", "minimum": 1, "maximum": 50, "default": 12,
+                                        "description": "Data audit flags households with more residents than this"},
+            "full_id_number_roles": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,
+                                     "default": ["district_admin"],
+                                     "description": "Roles that see full ID numbers; everyone else sees them masked"},
+        },
+    },
+)

@@ -1,0 +1,62 @@
+"""The module contract: every module app under modules/ declares one ModuleSpec in its spec.py."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    """A link in the portal navigation. ``url_name`` is reversed in the tenant URLconf."""
+
+    label_zh: str
+    label_en: str
+    url_name: str
+    icon: str = "•"
+    roles: tuple[str, ...] = ()  # empty: everyone; otherwise only users holding one of these roles
+    staff: bool = False  # shown in the staff menu rather than the resident menu
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    task: str  # dotted Celery task name, run once per district that has the module on
+    seconds: int
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    key: str
+    name_zh: str
+    name_en: str
+    description_zh: str = ""
+    description_en: str = ""
+    depends: tuple[str, ...] = ()
+    always_on: bool = False
+    config_schema: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
+    api_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /api/v1/<key>/
+    portal_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /<key>/
+    nav: tuple[NavEntry, ...] = ()
+    code_kinds: tuple[str, ...] = ()
+    periodic_tasks: tuple[PeriodicTask, ...] = ()
+    kpis: dict[str, str] = field(default_factory=dict)  # name -> dotted callable() -> number
+    handlers: str | None = None  # dotted module registering outbox event handlers
+    seed: str | None = None  # dotted callable(template=, actor=) run in a district when the module is turned on
+
+    def name(self, language: str | None = None) -> str:
+        return self.name_en if (language or "").startswith("en") else self.name_zh
+
+    def default_config(self) -> dict:
+        return defaults_from_schema(self.config_schema)
+
+
+def defaults_from_schema(schema: dict):
+    """Build the default document of a JSON schema from its ``default`` keywords."""
+    if "default" in schema:
+        return copy.deepcopy(schema["default"])
+    if schema.get("type") == "object":
+        return {
+            name: defaults_from_schema(sub)
+            for name, sub in schema.get("properties", {}).items()
+            if "default" in sub or sub.get("type") == "object"
+        }
+    return None

@@ -1,0 +1,48 @@
+"""Users. The table exists in public (platform staff: vendors, ops) and in each district schema
+(that district's own people), so a person of one district does not exist in another."""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+from kernel.personal import decrypt, mask_phone
+
+
+class User(AbstractUser):
+    display_name = models.CharField(max_length=80, blank=True)
+    phone_encrypted = models.TextField(blank=True)
+    phone_index = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    preferred_language = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["phone_index"], condition=Q(phone_index__isnull=False),
+                                    name="user_phone_index_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def phone(self) -> str:
+        return decrypt(self.phone_encrypted) if self.phone_encrypted else ""
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone) if self.phone_encrypted else ""
+
+
+class OneTimeCode(models.Model):
+    """A sign-in code sent by SMS. Only its keyed hash is stored; it works once, for a short time."""
+
+    phone_index = models.CharField(max_length=64, db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    superseded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,131 @@
+"""Sign-in with phone number and one-time code; user and role management."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kernel import audit
+from kernel.models import RoleAssignment
+from kernel.personal import blind_index, encrypt, mask_phone, normalize_phone
+from kernel.roles import Role, ScopeKind
+from kernel.sms import get_sender
+
+from .models import OneTimeCode
+
+RESEND_AFTER = timedelta(seconds=60)
+
+
+class AuthError(Exception):
+    """A sign-in step failed; ``code`` says which, the message says what to do."""
+
+    def __init__(self, message: str, code: str, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+@dataclass
+class CodeSent:
+    phone_masked: str
+    expires_in: int
+
+
+def _code_hash(phone_index: str, code: str) -> str:
+    return blind_index(f"{phone_index}:{code}", "otp")
+
+
+def request_code(*, phone: str) -> CodeSent:
+    e164 = normalize_phone(phone)
+    index = blind_index(e164, "phone")
+    now = timezone.now()
+    code = f"{secrets.randbelow(10**6):06d}"
+    with transaction.atomic():
+        latest = (OneTimeCode.objects.select_for_update()
+                  .filter(phone_index=index, used_at__isnull=True, superseded=False).first())
+        if latest and now - latest.created_at < RESEND_AFTER:
+            wait = int((RESEND_AFTER - (now - latest.created_at)).total_seconds()) + 1
+            raise AuthError(_("A code was just sent. Wait %(s)d seconds before asking again.") % {"s": wait},
+                            "otp_too_soon", status=429)
+        OneTimeCode.objects.filter(phone_index=index, used_at__isnull=True).update(superseded=True)
+        OneTimeCode.objects.create(phone_index=index, code_hash=_code_hash(index, code),
+                                   expires_at=now + timedelta(seconds=settings.OTP_TTL_SECONDS))
+    minutes = max(1, settings.OTP_TTL_SECONDS // 60)
+    get_sender().send(phone=e164, text=f"【码上】您的验证码是 {code}，{minutes} 分钟内有效。请勿告诉他人。")
+    return CodeSent(phone_masked=mask_phone(e164), expires_in=settings.OTP_TTL_SECONDS)
+
+
+def verify_code(*, phone: str, code: str):
+    """Check the code and return the district user for this phone (created as a resident the first
+    time). Wrong, expired, used or superseded codes raise AuthError; five wrong tries burn the code."""
+    e164 = normalize_phone(phone)
+    index = blind_index(e164, "phone")
+    now = timezone.now()
+    code = (code or "").strip()
+    error: AuthError | None = None
+    with transaction.atomic():
+        otp = OneTimeCode.objects.select_for_update().filter(phone_index=index).first()
+        if otp is None:
+            error = AuthError(_("No code was sent to this number. Ask for a code first."), "otp_missing")
+        elif otp.used_at is not None:
+            error = AuthError(_("This code has already been used. Ask for a new code."), "otp_used")
+        elif otp.superseded:
+            error = AuthError(_("A newer code was sent. Use the latest code."), "otp_superseded")
+        elif otp.expires_at <= now:
+            error = AuthError(_("This code has expired. Ask for a new code."), "otp_expired")
+        elif otp.attempts >= settings.OTP_MAX_ATTEMPTS:
+            error = AuthError(_("Too many wrong codes. Ask for a new code."), "otp_locked")
+        elif not secrets.compare_digest(otp.code_hash, _code_hash(index, code)):
+            otp.attempts += 1
+            otp.save(update_fields=["attempts"])  # committed: wrong tries count even though we refuse
+            left = settings.OTP_MAX_ATTEMPTS - otp.attempts
+            error = AuthError(_("Wrong code. %(n)d tries left.") % {"n": left} if left else
+                              _("Wrong code. Too many wrong codes; ask for a new code."), "otp_wrong")
+        else:
+            otp.used_at = now
+            otp.save(update_fields=["used_at"])
+            user, created = _user_for_phone(e164, index)
+            audit.record(actor=user, action="auth.otp_sign_in", target=user,
+                         after={"new_user": created})
+            return user
+    raise error
+
+
+def _user_for_phone(e164: str, index: str):
+    User = get_user_model()
+    user = User.objects.filter(phone_index=index).first()
+    if user:
+        return user, False
+    user = User(username=f"u{index[:20]}", phone_encrypted=encrypt(e164), phone_index=index,
+                display_name=_("Resident %(tail)s") % {"tail": e164[-4:]})
+    user.set_unusable_password()
+    user.save()
+    RoleAssignment.objects.create(user=user, role=Role.RESIDENT, scope_kind=ScopeKind.DISTRICT)
+    return user, True
+
+
+def create_user(*, actor, username: str, password: str | None = None, display_name: str = "",
+                phone: str | None = None, is_staff: bool = False, is_superuser: bool = False):
+    """Create a user of the current schema (district staff, or platform staff in public)."""
+    User = get_user_model()
+    with transaction.atomic():
+        user = User(username=username, display_name=display_name, is_staff=is_staff, is_superuser=is_superuser)
+        if phone:
+            e164 = normalize_phone(phone)
+            user.phone_encrypted = encrypt(e164)
+            user.phone_index = blind_index(e164, "phone")
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        audit.record(actor=actor, action="user.create", target=user,
+                     after={"username": username, "is_staff": is_staff, "is_superuser": is_superuser})
+    return user

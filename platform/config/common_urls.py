@@ -1,0 +1,37 @@
+"""URL pieces shared by the public and the district URLconfs."""
+from django.http import JsonResponse
+from django.urls import path
+from health_check.views import HealthCheckView
+from django.views.i18n import set_language
+
+from kernel.api import error_body
+
+
+def health(request):
+    return JsonResponse({"status": "ok"})
+
+
+def json_or_page(status: int, code: str, message_en: str, message_zh: str):
+    def view(request, exception=None):
+        from tenants.middleware import error_response
+
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body(status, code, message_en), status=status)
+        return error_response(request, status, code, message_zh, message_en)
+
+    return view
+
+
+handler400 = json_or_page(400, "bad_request", "Bad request", "请求有误")
+handler403 = json_or_page(403, "forbidden", "You are not allowed to do this", "您没有权限执行此操作")
+handler404 = json_or_page(404, "not_found", "Not found", "页面不存在")
+handler500 = json_or_page(500, "server_error", "Something went wrong on our side. It has been logged.",
+                          "服务器出错了，我们已记录")
+
+common = [
+    path("health/", health, name="health"),
+    # Readiness: the database and the cache answer. Liveness (/health/) needs nothing.
+    path("ready/", HealthCheckView.as_view(checks=["health_check.checks.Database", "health_check.checks.Cache"]),
+         name="ready"),
+    path("i18n/setlang/", set_language, name="set_language"),
+]

@@ -1,0 +1,258 @@
+"""Mashang settings. Everything that differs between machines comes from the environment."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import ROOT, ensure_database, env_bool, env_list
+
+BASE_DIR = ROOT
+SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-mashang-secret-change-me")
+DEBUG = env_bool("DEBUG", False)
+TESTING = env_bool("MASHANG_TESTING", "pytest" in sys.modules)
+
+# Public platform host; districts are <slug>.<DISTRICT_DOMAIN_SUFFIX> unless given their own domain.
+PLATFORM_DOMAIN = os.environ.get("PLATFORM_DOMAIN", "localhost")
+DISTRICT_DOMAIN_SUFFIX = os.environ.get("DISTRICT_DOMAIN_SUFFIX", "localhost")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", f"{PLATFORM_DOMAIN},.{DISTRICT_DOMAIN_SUFFIX},127.0.0.1")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# --- database -------------------------------------------------------------------------------
+_db = dj_database_url.parse(ensure_database(), conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+if _db.get("OPTIONS", {}).get("host") and not _db.get("HOST"):
+    _db["HOST"] = _db["OPTIONS"].pop("host")  # unix-socket URL of the embedded server
+_db["ENGINE"] = "django_tenants.postgresql_backend"
+_db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", f"test_{_db['NAME']}")}
+DATABASES = {"default": _db}
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- tenancy --------------------------------------------------------------------------------
+TENANT_MODEL = "tenants.District"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "config.urls_public"
+ROOT_URLCONF = "config.urls_tenant"
+TENANT_LIMIT_SET_CALLS = True
+# Spare, fully migrated schemas kept ready so a new district is live in milliseconds.
+DISTRICT_POOL_SIZE = int(os.environ.get("DISTRICT_POOL_SIZE", "2"))
+
+# Both levels hold auth, sessions and tokens: a district's users, sessions and tokens live in its
+# own schema, platform staff in public. A session or token of one never exists in the other.
+_BOTH = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.admin",
+    "django.contrib.messages",
+    "rest_framework.authtoken",
+    "accounts",
+    "kernel",
+]
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    *_BOTH,
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_filters",
+    "health_check",
+    "billing",
+    "onboarding",
+    "console",
+]
+MODULE_APPS = [
+    "modules.registry",
+    "modules.codes",
+    "modules.cases",
+    "modules.points",
+    "modules.ratings",
+    "modules.participation",
+    "modules.notices",
+]
+TENANT_APPS = [*_BOTH, "portal", *MODULE_APPS]
+INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
+
+MIDDLEWARE = [
+    "tenants.middleware.DistrictMiddleware",
+    "kernel.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "modules.middleware.ModuleGateMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [ROOT / "platform" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context.district",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- i18n: zh-Hans first, English second ------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [ROOT / "platform" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = ROOT / "staticfiles"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", ROOT / "media"))
+MEDIA_URL = "/media/"
+STORAGES = {
+    # Uploaded files land under the tenant's own prefix (media/<schema>/...).
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+
+# --- cache, keyed per tenant --------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_FUNCTION": "django_tenants.cache.make_key",
+            "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        }
+    }
+
+# --- Celery (tenant-aware) ----------------------------------------------------------------------
+RUN_DIR = Path(os.environ.get("MASHANG_RUN_DIR", ROOT / ".run" / ("test" if TESTING else "dev")))
+if REDIS_URL:
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+else:
+    # A broker that needs no server: kombu's filesystem transport under .run/broker.
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
+    _broker_dir = RUN_DIR / "broker"
+    for _sub in ("in", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "in"),
+        "data_folder_out": str(_broker_dir / "in"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = False
+# Tests use their own queue so a developer's running worker never takes a test's task.
+CELERY_TASK_DEFAULT_QUEUE = "mashang-test" if TESTING else "mashang"
+CELERY_TASK_ACKS_LATE = True  # a killed worker's task is redelivered, never lost
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = int(os.environ.get("CELERY_BROKER_CONNECTION_MAX_RETRIES", "3"))
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox-all-districts": {"task": "kernel.tasks.relay_all_districts", "schedule": 30.0},
+    "module-periodic-fanout": {"task": "kernel.tasks.fan_out_periodic", "schedule": 60.0},
+    "refill-district-pool": {"task": "tenants.tasks.refill_pool", "schedule": 300.0},
+}
+
+# --- REST API -------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "kernel.auth.BearerTokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "kernel.api.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["kernel.api.AnonThrottle", "kernel.api.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("THROTTLE_ANON", "120/min"),
+        "user": os.environ.get("THROTTLE_USER", "2000/min"),
+        "otp": os.environ.get("THROTTLE_OTP", "10/hour"),
+    },
+    "EXCEPTION_HANDLER": "kernel.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Mashang 码上 API",
+    "DESCRIPTION": "One API for every district. The district is chosen by the host name.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["modules.schema.drop_disabled_modules"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- personal data --------------------------------------------------------------------------------
+# Keys for encrypting ID/phone numbers at rest and for their blind index. Set both in production.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
+SMS_SENDER = os.environ.get("SMS_SENDER", "kernel.sms.ConsoleSender")
+OTP_TTL_SECONDS = int(os.environ.get("OTP_TTL_SECONDS", "300"))
+OTP_MAX_ATTEMPTS = 5
+
+# --- logging: structured, with the tenant on every line -------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "kernel.logging.ContextFilter"}},
+    "formatters": {"json": {"()": "kernel.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": "json"}
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+}
+
+# --- Sentry ---------------------------------------------------------------------------------------
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from kernel.observability import init_sentry
+
+    init_sentry(SENTRY_DSN)
+
+# Serve uploaded media from Django (development and small installs); nginx serves it in production.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True)

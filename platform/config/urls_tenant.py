@@ -1,0 +1,23 @@
+"""URLs of every district host. Module routes are mounted from the module registry."""
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.common_urls import common, handler400, handler403, handler404, handler500  # noqa: F401
+from modules.urls import api_patterns, portal_patterns
+
+urlpatterns = [
+    *common,
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/", include("portal.api_urls")),
+    *api_patterns(),
+    path("", include("portal.urls")),
+    *portal_patterns(),
+]
+if settings.SERVE_MEDIA:
+    # Media of this district only: the storage resolves names under the district's own prefix.
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

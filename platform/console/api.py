@@ -1,0 +1,36 @@
+"""Platform API (public host): the districts, for platform staff."""
+from __future__ import annotations
+
+from rest_framework import generics, serializers
+
+from kernel.permissions import IsPlatformStaff
+from tenants.models import District
+from tenants.selectors import districts_for_console
+
+
+class DistrictSerializer(serializers.ModelSerializer):
+    domains = serializers.SlugRelatedField(many=True, read_only=True, slug_field="domain")
+
+    class Meta:
+        model = District
+        fields = ["slug", "name_zh", "name_en", "status", "modules", "domains", "schema_name", "created_at",
+                  "status_changed_at"]
+
+
+class DistrictList(generics.ListAPIView):
+    permission_classes = [IsPlatformStaff]
+    serializer_class = DistrictSerializer
+    filterset_fields = ["status"]
+    ordering_fields = ["slug", "created_at"]
+
+    def get_queryset(self):
+        return districts_for_console()
+
+
+class DistrictDetail(generics.RetrieveAPIView):
+    permission_classes = [IsPlatformStaff]
+    serializer_class = DistrictSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        return districts_for_console()

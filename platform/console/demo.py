@@ -1,0 +1,158 @@
+"""The three demo districts of `make run`: Kangbashi (all modules, the report's rules), Dongsheng
+and Laixi, each with its own module set, rules and branding, and demo people for every role."""
+from __future__ import annotations
+
+import io
+
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django_tenants.utils import tenant_context
+
+from accounts.services import create_user
+from kernel.roles import Role, ScopeKind
+from kernel.services import assign_role, update_module_config
+from modules.notices.services import publish_notice
+from tenants.models import District, Domain
+from tenants.services import AdminSpec, Branding, create_district, update_branding
+
+DEMO_PASSWORD = "mashang-demo"
+
+DISTRICTS = [
+    {
+        "slug": "kangbashi", "name_zh": "康巴什区", "name_en": "Kangbashi",
+        "branding": Branding(title_zh="多多评·码上生活", title_en="Duoduoping · Life on a Code",
+                             primary_color="#c62828", accent_color="#fbc02d"),
+        "modules": ["registry", "codes", "cases", "points", "ratings", "participation", "notices"],
+        "letter": "K",
+        "config": {
+            "points": {"material_points": True, "sms_on_award": True, "committee_quorum": 3, "tiers": [
+                {"key": "civil", "name_zh": "文明居民", "name_en": "Civil resident", "min_points": 50},
+                {"key": "good", "name_zh": "身边好人", "name_en": "Good neighbour", "min_points": 200},
+                {"key": "model", "name_zh": "道德模范", "name_en": "Moral model", "min_points": 500},
+            ]},
+            "cases": {"response_hours": 2, "resolution_days": 3, "grab_cap_per_worker": 5, "auto_close_days": 7,
+                      "anonymous_reports": True, "max_video_mb": 30},
+        },
+        "notices": [
+            ("康巴什区品德积分管理办法发布", "policy",
+             "品德积分分为加分项和减分项，加分项 51 项、减分项 33 项。居民可在“我的积分”中查看每一笔积分的来由。"),
+            ("“码上解决”随手拍上线", "news", "发现身边的问题，拍照上报，网格员接诉即办，办理结果全程可查。"),
+        ],
+    },
+    {
+        "slug": "dongsheng", "name_zh": "东胜区", "name_en": "Dongsheng",
+        "branding": Branding(title_zh="东胜·码上办", title_en="Dongsheng on a Code",
+                             primary_color="#1565c0", accent_color="#ffb300"),
+        "modules": ["registry", "codes", "cases", "ratings", "notices"],
+        "letter": "D",
+        "config": {
+            "cases": {"response_hours": 4, "resolution_days": 5, "grab_cap_per_worker": 3, "auto_close_days": 5,
+                      "anonymous_reports": False, "max_video_mb": 20},
+            "ratings": {"follow_up_hours": 24, "one_rating_per_days": 7},
+        },
+        "notices": [("东胜区“好差评”服务上线", "news", "扫描干部码、商户码即可评价，差评件 24 小时内回访。")],
+    },
+    {
+        "slug": "laixi", "name_zh": "莱西市", "name_en": "Laixi",
+        "branding": Branding(title_zh="莱西·码上生活", title_en="Laixi Life on a Code",
+                             primary_color="#2e7d32", accent_color="#ff7043"),
+        "modules": ["registry", "codes", "points", "participation", "notices"],
+        "letter": "L",
+        "config": {
+            "points": {"material_points": False, "sms_on_award": False, "committee_quorum": 2, "tiers": [
+                {"key": "star1", "name_zh": "一星家庭", "name_en": "One-star family", "min_points": 60},
+                {"key": "star3", "name_zh": "三星家庭", "name_en": "Three-star family", "min_points": 180},
+                {"key": "star5", "name_zh": "五星家庭", "name_en": "Five-star family", "min_points": 300},
+            ]},
+            "notices": {"categories": ["policy", "news", "volunteer"], "max_pinned": 2},
+        },
+        "notices": [("莱西市志愿服务积分兑换说明", "volunteer", "参加志愿服务可获得积分，积分可在合作商户兑换服务。")],
+    },
+]
+
+# username, display name, role, scope kind, scope code
+PEOPLE = [
+    ("staff", "社区工作人员 王芳", Role.COMMUNITY_STAFF, ScopeKind.COMMUNITY, "C01"),
+    ("grid", "专职网格员 李强", Role.GRID_WORKER, ScopeKind.GRID, "G0101"),
+    ("parttime", "兼职网格员 赵敏", Role.GRID_WORKER_PART_TIME, ScopeKind.GRID, "G0102"),
+    ("sector", "行业网格员 孙磊", Role.GRID_WORKER_SECTOR, ScopeKind.DEPARTMENT, "urban-mgmt"),
+    ("mediator", "人民调解员 周红", Role.MEDIATOR, ScopeKind.STREET, "S01"),
+    ("committee", "积分审查委员 吴刚", Role.COMMITTEE_MEMBER, ScopeKind.DISTRICT, ""),
+    ("merchant", "商户 郑记面馆", Role.MERCHANT, ScopeKind.DISTRICT, ""),
+    ("official", "干部 钱进", Role.OFFICIAL, ScopeKind.DEPARTMENT, "civil-affairs"),
+]
+RESIDENT_PHONES = {"kangbashi": "13800000001", "dongsheng": "13800000002", "laixi": "13800000003"}
+
+
+def logo_png(letter: str, color: str) -> bytes:
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = 256
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((8, 8, size - 8, size - 8), fill=color)
+    font = ImageFont.load_default(size=150)
+    draw.text((size / 2, size / 2), letter, fill="white", font=font, anchor="mm")
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def ensure_platform_staff() -> list[tuple[str, str]]:
+    connection.set_schema_to_public()
+    User = get_user_model()
+    made = []
+    for username, name in (("ops", "平台运维"), ("vendor", "开通服务商")):
+        if not User.objects.filter(username=username).exists():
+            with transaction.atomic():
+                create_user(actor=None, username=username, password=DEMO_PASSWORD, display_name=name,
+                            is_staff=True, is_superuser=username == "ops")
+        made.append((username, DEMO_PASSWORD))
+    return made
+
+
+def seed_district(spec: dict, *, domain_suffix: str = "localhost") -> District:
+    connection.set_schema_to_public()
+    district = District.objects.filter(slug=spec["slug"]).first()
+    if district is None:
+        created = create_district(
+            slug=spec["slug"], name_zh=spec["name_zh"], name_en=spec["name_en"], modules=spec["modules"],
+            branding=spec["branding"], domain=f"{spec['slug']}.{domain_suffix}",
+            admin=AdminSpec(username="admin", password=DEMO_PASSWORD, display_name=f"{spec['name_zh']}管理员"),
+            seed_template=spec["slug"])
+        district = created.district
+        logo = SimpleUploadedFile("logo.png", logo_png(spec["letter"], spec["branding"].primary_color),
+                                  content_type="image/png")
+        district = update_branding(actor=None, district=district, logo=logo)
+    elif not Domain.objects.filter(domain=f"{spec['slug']}.{domain_suffix}").exists():
+        Domain.objects.create(domain=f"{spec['slug']}.{domain_suffix}", tenant=district, is_primary=False)
+    with tenant_context(district):
+        seed_people(district, spec)
+    return district
+
+
+def seed_people(district: District, spec: dict) -> None:
+    from kernel.models import ModuleConfig
+
+    User = get_user_model()
+    admin = User.objects.get(username="admin")
+    for key, data in spec.get("config", {}).items():
+        if not ModuleConfig.objects.filter(module_key=key).exists():
+            update_module_config(actor=admin, module_key=key, data=data, note="demo: rules of this district")
+    for username, name, role, kind, code in PEOPLE:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            with transaction.atomic():
+                user = create_user(actor=admin, username=username, password=DEMO_PASSWORD, display_name=name)
+        assign_role(actor=admin, user=user, role=role, scope_kind=kind, scope_code=code)
+    phone = RESIDENT_PHONES.get(district.slug)
+    if phone and not User.objects.filter(username="resident").exists():
+        with transaction.atomic():
+            user = create_user(actor=admin, username="resident", display_name="居民 张三", phone=phone)
+        assign_role(actor=admin, user=user, role=Role.RESIDENT)
+    from modules.notices.models import Notice
+
+    for title, category, body in spec.get("notices", []):
+        if not Notice.objects.filter(title=title).exists():
+            publish_notice(actor=admin, title=title, body=body, category=category)

@@ -1,0 +1,35 @@
+"""The public platform site: landing page, staff sign-in, and the console of districts."""
+from __future__ import annotations
+
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import user_passes_test
+from django.contrib.auth.forms import AuthenticationForm
+from django.shortcuts import redirect, render
+
+from tenants.selectors import districts_for_console
+
+
+def landing(request):
+    return render(request, "console/landing.html", {"districts": districts_for_console().filter(status="active")})
+
+
+def sign_in(request):
+    form = AuthenticationForm(request, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        login(request, form.get_user())
+        nxt = request.GET.get("next", "/console/")
+        return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/console/")
+    return render(request, "console/login.html", {"form": form})
+
+
+def sign_out(request):
+    logout(request)
+    return redirect("/")
+
+
+platform_staff = user_passes_test(lambda u: u.is_authenticated and u.is_staff, login_url="/login/")
+
+
+@platform_staff
+def districts(request):
+    return render(request, "console/districts.html", {"districts": districts_for_console()})

@@ -1,0 +1,72 @@
+"""Personal data: phone numbers (and, later, ID numbers) are validated, encrypted at rest,
+looked up by a keyed hash (blind index) and shown masked. Never log the clear value."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from functools import lru_cache
+
+import phonenumbers
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+
+def _derive(secret: str, purpose: str) -> bytes:
+    return hashlib.sha256(f"mashang:{purpose}:{secret}".encode()).digest()
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> Fernet:
+    key = settings.FIELD_ENCRYPTION_KEY or base64.urlsafe_b64encode(_derive(settings.SECRET_KEY, "encrypt")).decode()
+    return Fernet(key.encode() if isinstance(key, str) else key)
+
+
+@lru_cache(maxsize=1)
+def _index_key() -> bytes:
+    return (settings.BLIND_INDEX_KEY or "").encode() or _derive(settings.SECRET_KEY, "blind-index")
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("cannot decrypt: wrong FIELD_ENCRYPTION_KEY?") from exc
+
+
+def blind_index(value: str, kind: str) -> str:
+    """Keyed hash used to find a record by an exact personal value without storing it in clear."""
+    return hmac.new(_index_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def normalize_phone(raw: str) -> str:
+    """Return a mainland-China phone number in E.164 (+86…), or raise ValidationError."""
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError(_("Enter a phone number."), code="required")
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        raise ValidationError(_("This is not a phone number."), code="invalid")
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("This phone number does not exist. Check the digits."), code="invalid")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def national_phone(e164: str) -> str:
+    number = phonenumbers.parse(e164, None)
+    return phonenumbers.national_significant_number(number) if number.country_code == 86 else e164
+
+
+def mask_phone(e164: str) -> str:
+    """138****5678 (mainland) or the international number with its middle hidden."""
+    digits = national_phone(e164)
+    if len(digits) >= 7:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return "****"
