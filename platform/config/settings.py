@@ -130,6 +130,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = ROOT / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True  # serve app static files (admin, DRF, Swagger UI) without collectstatic
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", ROOT / "media"))
 MEDIA_URL = "/media/"
 STORAGES = {

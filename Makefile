@@ -1,0 +1,46 @@
+# Mashang — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PORT   ?= 8000
+export XDG_RUNTIME_DIR ?= /tmp/mashang-runtime
+export PYTHONPATH := $(CURDIR):$(CURDIR)/platform
+
+.PHONY: run test bench lint install migrate seed worker clean-db
+
+$(STAMP): pyproject.toml
+	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate_schemas --executor=multiprocessing
+
+seed: migrate
+	$(PY) manage.py seed_demo --port $(PORT)
+
+## Run the platform with the three demo districts (Celery worker + beat + web on :$(PORT)).
+run: seed
+	$(PY) manage.py run_platform --port $(PORT)
+
+## Run the whole test suite (real PostgreSQL, real Celery worker, headless Chromium).
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "# $$b"; $(PY) $$b || exit 1; done
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+worker: $(STAMP)
+	$(PY) -m celery -A config worker -B --loglevel=INFO
+
+clean-db:
+	rm -rf .pgdata .run

@@ -1,0 +1,204 @@
+"""Shared fixtures. Districts are created once per test session (schemas are slow to build); each
+test runs in a transaction that is rolled back, switching schema as it goes (see DESIGN.md traps)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django_tenants.utils import tenant_context
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# slug -> modules. "dongsheng" has notices and points off so tests can see a disabled module.
+TEST_DISTRICTS = {
+    "kangbashi": ["registry", "codes", "cases", "points", "ratings", "participation", "notices"],
+    "dongsheng": ["registry", "codes", "cases", "ratings"],
+    "laixi": ["registry", "codes", "points", "participation", "notices"],
+    "worker": ["registry", "codes", "notices"],  # committed data for real-worker tests
+}
+PASSWORD = "test-pass-123"
+
+
+def host(slug: str) -> str:
+    return f"{slug}.{settings.DISTRICT_DOMAIN_SUFFIX}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After pytest-django built and migrated the test database: the test districts."""
+    from tenants.models import District
+    from tenants.services import AdminSpec, create_district
+
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        for slug, modules in TEST_DISTRICTS.items():
+            if not District.objects.filter(slug=slug).exists():
+                create_district(slug=slug, name_zh=f"{slug}区", name_en=slug.title(), modules=modules,
+                                admin=AdminSpec(username="admin", password=PASSWORD), use_pool=False)
+        connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state():
+    from kernel.sms import MemorySender
+
+    cache.clear()
+    MemorySender.outbox.clear()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _memory_sms(settings):
+    settings.SMS_SENDER = "kernel.sms.MemorySender"
+
+
+def _district(slug):
+    from tenants.models import District
+
+    connection.set_schema_to_public()
+    return District.objects.get(slug=slug)
+
+
+@pytest.fixture
+def kangbashi(db):
+    return _district("kangbashi")
+
+
+@pytest.fixture
+def dongsheng(db):
+    return _district("dongsheng")
+
+
+@pytest.fixture
+def laixi(db):
+    return _district("laixi")
+
+
+@dataclass
+class Actor:
+    user: object
+    district: object
+
+    def client(self, *, token: bool = False) -> APIClient:
+        return client_for(self.district, self.user, token=token)
+
+
+def make_user(district, username: str, role: str | None = None, scope_kind: str = "district", scope_code: str = "",
+              phone: str | None = None):
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import create_user
+    from kernel.services import assign_role
+
+    with tenant_context(district):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            user = create_user(actor=None, username=username, password=PASSWORD, phone=phone)
+        if role:
+            assign_role(actor=None, user=user, role=role, scope_kind=scope_kind, scope_code=scope_code)
+    connection.set_schema_to_public()
+    return user
+
+
+def admin_of(district):
+    from django.contrib.auth import get_user_model
+
+    with tenant_context(district):
+        user = get_user_model().objects.get(username="admin")
+    return user
+
+
+def client_for(district, user=None, *, token: bool = False) -> APIClient:
+    """An API client talking to the district's host, signed in as ``user`` (session or token)."""
+    client = APIClient(HTTP_HOST=host(district.slug), HTTP_ACCEPT_LANGUAGE="en")
+    if user is not None:
+        with tenant_context(district):  # the session / token is stored in the district's schema
+            if token:
+                from rest_framework.authtoken.models import Token
+
+                key = Token.objects.get_or_create(user=user)[0].key
+                client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+            else:
+                client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    connection.set_schema_to_public()
+    return client
+
+
+@pytest.fixture
+def admin_client(kangbashi):
+    return client_for(kangbashi, admin_of(kangbashi))
+
+
+# --- a real Celery worker ---------------------------------------------------------------------------
+
+def _test_database_url() -> str:
+    s = connection.settings_dict
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    hostname = s.get("HOST") or ""
+    if hostname.startswith("/"):
+        return f"postgresql://{user}{password}@/{s['NAME']}?host={hostname}"
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgresql://{user}{password}@{hostname or '127.0.0.1'}{port}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real `celery worker` process on the test database and the test queue."""
+    broker_dir = settings.RUN_DIR / "broker"
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        shutil.rmtree(broker_dir, ignore_errors=True)
+        for sub in ("in", "processed"):
+            (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    else:
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+    with django_db_blocker.unblock():
+        url = _test_database_url()
+    env = {**os.environ, "DATABASE_URL": url, "MASHANG_TESTING": "1", "MASHANG_RUN_DIR": str(settings.RUN_DIR),
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}", "SMS_SENDER": "kernel.sms.ConsoleSender"}
+    log = open(settings.RUN_DIR / "test-worker.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+         "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if "ready." in (settings.RUN_DIR / "test-worker.log").read_text(errors="replace"):
+            break
+        if proc.poll() is not None:
+            raise RuntimeError("celery worker died:\n" + (settings.RUN_DIR / "test-worker.log").read_text())
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("celery worker did not start within 60 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
