@@ -81,6 +81,9 @@ def verify_code(*, phone: str, code: str):
             error = AuthError(_("This code has expired. Ask for a new code."), "otp_expired")
         elif otp.attempts >= settings.OTP_MAX_ATTEMPTS:
             error = AuthError(_("Too many wrong codes. Ask for a new code."), "otp_locked")
+        elif not secrets.compare_digest(otp.code_hash, _code_hash(index, code)) and OneTimeCode.objects.filter(
+                phone_index=index, superseded=True, code_hash=_code_hash(index, code)).exists():
+            error = AuthError(_("A newer code was sent. Use the latest code."), "otp_superseded")
         elif not secrets.compare_digest(otp.code_hash, _code_hash(index, code)):
             otp.attempts += 1
             otp.save(update_fields=["attempts"])  # committed: wrong tries count even though we refuse

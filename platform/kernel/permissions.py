@@ -67,7 +67,12 @@ def HasRole(*roles: str) -> type[BasePermission]:  # noqa: N802 - reads like a c
     """DRF permission: the user must hold one of ``roles`` (anywhere in the district)."""
 
     class _HasRole(BasePermission):
-        message = "You need one of these roles: " + ", ".join(str(Role(r).label) for r in roles) + "."
+        @property
+        def message(self):  # evaluated per request, in the caller's language
+            from django.utils.translation import gettext
+
+            return gettext("You need one of these roles: %(roles)s.") % {
+                "roles": ", ".join(str(Role(r).label) for r in roles)}
 
         def has_permission(self, request, view):
             return bool(request.user and request.user.is_authenticated and has_role(request.user, *roles))

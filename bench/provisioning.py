@@ -1,0 +1,150 @@
+"""Creating a district: seconds per district by replaying migrations vs the pool path.
+
+Run: ``.venv/bin/python bench/provisioning.py`` (``BENCH_N`` districts per path, default 3).
+
+Both paths go through ``tenants.services.create_district`` with the same first admin and the same
+modules, so each timing covers schema -> domain -> seeded module rules -> first admin -> active:
+
+- migrations: ``create_district(use_pool=False)`` builds the schema by replaying every migration;
+- pool: ``create_district(use_pool=True)`` claims a spare, already-migrated schema and renames it.
+  The pool is filled before the clock starts (``fill_pool``), as the periodic task does in
+  production; one ``add_spare()`` is timed on its own as the background cost of that.
+
+Every pool district must report ``Created.from_pool`` and have no unapplied migration. The pool is
+filled to ``max(spares found, DISTRICT_POOL_SIZE) + N`` so that it never drops below its target
+while the clock runs (which would make the running Celery worker refill it concurrently and skew
+the figures); any bench-made spare above that level is dropped at the end, and so are all the
+``bench-*`` districts. Figures are JSON lines on stdout, logs on stderr.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+
+MODULES = ["registry", "codes", "cases", "points", "notices"]
+
+
+def unapplied_migrations(district) -> list[str]:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(district):
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    connection.set_schema_to_public()
+    return [f"{m.app_label}.{m.name}" for m, _backwards in plan]
+
+
+def create_one(slug: str, *, use_pool: bool):
+    from tenants.services import AdminSpec, create_district
+
+    started = time.perf_counter()
+    created = create_district(slug=slug, name_zh=f"基准{slug[-4:]}区", name_en=f"Bench {slug}", modules=MODULES,
+                              admin=AdminSpec(username="admin", password="bench-pass-12345",
+                                              display_name="基准管理员"),
+                              use_pool=use_pool)
+    seconds = time.perf_counter() - started
+    steps = ", ".join(f"{k} {v:.3f}s" for k, v in created.timings.items())
+    log(f"  {slug}: {seconds:.3f}s (from_pool={created.from_pool}; {steps})")
+    if created.admin is None:
+        raise SystemExit(f"{slug}: no first admin was created")
+    return created, seconds
+
+
+def main() -> int:
+    n = int(os.environ.get("BENCH_N", "3"))
+    setup_django()
+    from django.conf import settings
+    from django.db import connection
+
+    from tenants.models import District
+    from tenants.services import add_spare, fill_pool, pool_size
+
+    connection.set_schema_to_public()
+    spares_before = set(District.objects.filter(status=District.Status.SPARE).values_list("pk", flat=True))
+    keep = max(len(spares_before), settings.DISTRICT_POOL_SIZE)
+    slugs: list[str] = []
+    bench_spares: list[str] = []  # schema names of spares this run made, oldest first
+    failed = False
+    try:
+        with quiet_stdout():
+            # The background cost: one spare schema, built by replaying every migration. It stays in
+            # the pool (and warms the migration loader for the timings below).
+            started = time.perf_counter()
+            spare = add_spare()
+            spare_seconds = time.perf_counter() - started
+            bench_spares.append(spare.schema_name)
+            log(f"add_spare: {spare_seconds:.3f}s ({spare.schema_name})")
+
+            target = keep + n
+            started = time.perf_counter()
+            before_fill = set(District.objects.filter(status=District.Status.SPARE).values_list("schema_name",
+                                                                                                 flat=True))
+            made = fill_pool(target)
+            bench_spares += sorted(set(District.objects.filter(status=District.Status.SPARE)
+                                       .values_list("schema_name", flat=True)) - before_fill)
+            log(f"fill_pool({target}): made {made} spare(s) in {time.perf_counter() - started:.1f}s, untimed; "
+                f"pool now {pool_size()}")
+
+            log(f"migrations path, {n} district(s):")
+            migration_seconds = []
+            for _ in range(n):
+                slug = bench_slug()
+                slugs.append(slug)
+                created, seconds = create_one(slug, use_pool=False)
+                if created.from_pool:
+                    raise SystemExit(f"{slug}: use_pool=False but the district came from the pool")
+                migration_seconds.append(seconds)
+
+            log(f"pool path, {n} district(s):")
+            pool_seconds = []
+            for _ in range(n):
+                slug = bench_slug()
+                slugs.append(slug)
+                created, seconds = create_one(slug, use_pool=True)
+                if not created.from_pool:
+                    raise SystemExit(f"{slug}: the pool was empty, the district was built by migrations")
+                missing = unapplied_migrations(created.district)
+                if missing:
+                    raise SystemExit(f"{slug}: claimed a stale spare, unapplied migrations: {missing}")
+                pool_seconds.append(seconds)
+            log("every pool district: from_pool=True, no unapplied migration")
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        with quiet_stdout():
+            for slug in slugs:
+                drop_district(slug=slug)
+            # Leave the pool as full as we found it (and at least at its target), not fuller.
+            connection.set_schema_to_public()
+            remaining = set(District.objects.filter(status=District.Status.SPARE).values_list("schema_name",
+                                                                                               flat=True))
+            surplus = pool_size() - keep
+            for schema in reversed(bench_spares):
+                if surplus <= 0:
+                    break
+                if schema in remaining:
+                    drop_district(schema_name=schema)
+                    surplus -= 1
+            log(f"dropped {len(slugs)} bench district(s); pool left at {pool_size()} spare(s)"
+                + (" (after a failure)" if failed else ""))
+
+    mig_mean = statistics.fmean(migration_seconds)
+    pool_mean = statistics.fmean(pool_seconds)
+    figure("provisioning_migrations_seconds_per_district", round(mig_mean, 3), "s")
+    figure("provisioning_migrations_seconds_max", round(max(migration_seconds), 3), "s")
+    figure("provisioning_pool_seconds_per_district", round(pool_mean, 3), "s", "< 1 s")
+    figure("provisioning_pool_seconds_max", round(max(pool_seconds), 3), "s", "< 1 s")
+    figure("provisioning_speedup", round(mig_mean / pool_mean, 1), "x")
+    figure("pool_spare_creation_seconds", round(spare_seconds, 3), "s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

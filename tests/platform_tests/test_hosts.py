@@ -1,0 +1,97 @@
+"""The host picks the district; unknown hosts and districts that are not serving get clear pages."""
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tenants.models import District
+from tenants.services import set_status
+from tests.conftest import PASSWORD, admin_of, client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_host_is_a_clear_404_page_and_json():
+    client = APIClient(HTTP_HOST="nowhere.localhost")
+    page = client.get("/")
+    assert page.status_code == 404
+    text = page.content.decode()
+    assert "找不到该区县" in text and "No district at this address" in text and "nowhere.localhost" in text
+    api = client.get("/api/v1/district/")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "unknown_host"
+
+
+@pytest.mark.parametrize("status,code,words", [
+    ("suspended", 403, "此区县的服务已暂停"),
+    ("archived", 410, "此区县的服务已停止"),
+])
+def test_a_district_that_is_not_serving_says_so(kangbashi, status, code, words):
+    district = set_status(actor=None, district=kangbashi, status=status)
+    assert district.status == status
+    admin = client_for(kangbashi, admin_of(kangbashi))
+    page = admin.get("/")
+    assert page.status_code == code and words in page.content.decode()
+    api = admin.get("/api/v1/me/")
+    assert api.status_code == code and api.json()["error"]["code"] == f"district_{status}"
+    # and nothing of the district is read: not its notices, not its admin
+    assert admin.get("/api/v1/notices/").status_code == code
+    assert admin.get("/admin/").status_code == code
+
+
+def test_suspend_and_resume(kangbashi):
+    set_status(actor=None, district=kangbashi, status="suspended")
+    assert client_for(kangbashi).get("/").status_code == 403
+    set_status(actor=None, district=District.objects.get(pk=kangbashi.pk), status="active")
+    assert client_for(kangbashi).get("/").status_code == 200
+
+
+def test_bad_status_transition_is_refused(kangbashi):
+    from kernel.errors import Conflict
+
+    set_status(actor=None, district=kangbashi, status="archived")
+    with pytest.raises(Conflict):
+        set_status(actor=None, district=District.objects.get(pk=kangbashi.pk), status="active")
+
+
+def test_spare_pool_schemas_are_never_served(kangbashi):
+    from tenants.models import Domain
+
+    connection.set_schema_to_public()
+    # a spare has no domain until claimed; even a stray domain row pointing at one is refused
+    kangbashi.status = "spare"
+    kangbashi.save(update_fields=["status"])
+    assert Domain.objects.filter(tenant=kangbashi).exists()
+    assert client_for(kangbashi).get("/").status_code == 404
+
+
+def test_public_site_and_console():
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import create_user
+    from django.db import transaction
+
+    connection.set_schema_to_public()
+    with transaction.atomic():
+        create_user(actor=None, username="opsuser", password=PASSWORD, is_staff=True)
+    client = APIClient(HTTP_HOST="localhost")
+    assert client.get("/").status_code == 200
+    assert client.get("/console/").status_code == 302
+    assert client.get("/api/v1/districts/").status_code == 401
+    client.force_login(get_user_model().objects.get(username="opsuser"))
+    page = client.get("/console/").content.decode()
+    assert "kangbashi" in page and "laixi" in page
+    body = client.get("/api/v1/districts/").json()
+    slugs = [d["slug"] for d in body["results"]]
+    assert {"kangbashi", "dongsheng", "laixi"} <= set(slugs) and "platform" not in slugs
+    assert client.get("/api/v1/districts/kangbashi/").json()["domains"] == ["kangbashi.localhost"]
+
+
+def test_platform_schema_documents_the_public_api_only():
+    schema = APIClient(HTTP_HOST="localhost").get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "/api/v1/districts/" in schema["paths"]
+    assert not [p for p in schema["paths"] if p.startswith("/api/v1/notices") or p.startswith("/api/v1/settings")]
+
+
+def test_health_and_readiness(kangbashi):
+    assert APIClient(HTTP_HOST="localhost").get("/health/").json() == {"status": "ok"}
+    ready = client_for(kangbashi).get("/ready/", HTTP_ACCEPT="application/json")
+    assert ready.status_code == 200

@@ -1,0 +1,107 @@
+"""Roles and scopes: the reusable permission layer."""
+import pytest
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from kernel.errors import DomainError
+from kernel.models import AuditEntry, RoleAssignment
+from kernel.permissions import has_role_for, in_scope, register_containment, scope_covers
+from kernel.roles import GRID_WORKERS, Role
+from kernel.services import assign_role, revoke_role
+from modules.notices.models import Notice
+from tests.conftest import admin_of, client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_endpoints_need_the_admin_role(kangbashi):
+    for role, kind, code in [("community_staff", "community", "C01"), ("grid_worker", "grid", "G1"),
+                             ("resident", "district", ""), ("committee_member", "district", "")]:
+        user = make_user(kangbashi, f"u_{role}", role, kind, code)
+        client = client_for(kangbashi, user)
+        for url in ("/api/v1/settings/modules/", "/api/v1/settings/users/", "/api/v1/settings/branding/",
+                    "/api/v1/settings/audit/"):
+            response = client.get(url)
+            assert response.status_code == 403, (role, url)
+            assert "district administrator" in response.json()["error"]["message"]
+        assert client.get("/manage/").status_code == 403
+    assert client_for(kangbashi, admin_of(kangbashi)).get("/manage/").status_code == 200
+
+
+def test_community_staff_publish_only_in_their_community(kangbashi):
+    staff = make_user(kangbashi, "wang", "community_staff", "community", "C01")
+    client = client_for(kangbashi, staff)
+    own = client.post("/api/v1/notices/", {"title": "停水通知", "body": "明天停水", "category": "news",
+                                           "scope_kind": "community", "scope_code": "C01"}, format="json")
+    assert own.status_code == 201
+    other = client.post("/api/v1/notices/", {"title": "x", "body": "y", "category": "news",
+                                             "scope_kind": "community", "scope_code": "C02"}, format="json")
+    assert other.status_code == 403
+    district_wide = client.post("/api/v1/notices/", {"title": "x", "body": "y", "category": "news"}, format="json")
+    assert district_wide.status_code == 403
+    resident = make_user(kangbashi, "zhang", "resident")
+    assert client_for(kangbashi, resident).post("/api/v1/notices/", {"title": "x", "body": "y", "category": "news"},
+                                                format="json").status_code == 403
+    with tenant_context(kangbashi):
+        assert Notice.objects.filter(title="停水通知", scope_code="C01").count() == 1
+        assert Notice.objects.filter(title="x").count() == 0
+
+
+def test_scope_filtering_and_containment(kangbashi):
+    grid = make_user(kangbashi, "li", "grid_worker", "grid", "G0101")
+    admin = admin_of(kangbashi)
+    with tenant_context(kangbashi):
+        qs = RoleAssignment.objects.all()
+        fields = {"grid": "scope_code"}
+        assert set(in_scope(grid, qs, roles=GRID_WORKERS, fields=fields).values_list("scope_code", flat=True)) == {"G0101"}
+        assert in_scope(admin, qs, roles=[Role.DISTRICT_ADMIN], fields=fields).count() == qs.count()
+        assert in_scope(grid, qs, roles=[Role.DISTRICT_ADMIN], fields=fields).count() == 0
+        assert not has_role_for(grid, GRID_WORKERS, "grid", "G0102")
+        assert not scope_covers("community", "C01", "grid", "G0101")
+        register_containment(lambda k, c, tk, tc: k == "community" and tk == "grid" and tc.startswith(c[1:]))
+        try:
+            assert scope_covers("community", "C01", "grid", "01x")
+        finally:
+            from kernel import permissions
+
+            permissions._containment.clear()
+
+
+def test_role_scope_rules_and_last_admin(kangbashi):
+    user = make_user(kangbashi, "zhou")
+    with tenant_context(kangbashi):
+        with pytest.raises(DomainError, match="grid"):
+            assign_role(actor=None, user=user, role="grid_worker", scope_kind="district")
+        with pytest.raises(DomainError):
+            assign_role(actor=None, user=user, role="grid_worker", scope_kind="grid", scope_code="")
+        with pytest.raises(DomainError):
+            assign_role(actor=None, user=user, role="emperor")
+        only_admin = RoleAssignment.objects.get(role="district_admin")
+        with pytest.raises(DomainError, match="at least one administrator"):
+            revoke_role(actor=None, assignment=only_admin)
+        assert RoleAssignment.objects.filter(role="district_admin").count() == 1
+
+
+def test_admin_adds_a_grid_worker_through_the_api(kangbashi):
+    client = client_for(kangbashi, admin_of(kangbashi))
+    response = client.post("/api/v1/settings/users/", {
+        "username": "gw1", "display_name": "李强", "password": "grid-pass-123", "phone": "13700001111",
+        "role": "grid_worker", "scope_kind": "grid", "scope_code": "G0101"}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["phone"] == "137****1111"
+    assert body["roles"] == [{"id": body["roles"][0]["id"], "role": "grid_worker", "scope_kind": "grid",
+                              "scope_code": "G0101"}]
+    dup = client.post("/api/v1/settings/users/", {"username": "gw1", "role": "resident"}, format="json")
+    assert dup.status_code == 409
+    bad_scope = client.post("/api/v1/settings/users/", {"username": "gw2", "role": "grid_worker",
+                                                        "scope_kind": "district"}, format="json")
+    assert bad_scope.status_code == 400
+    connection.set_schema_to_public()
+    with tenant_context(kangbashi):
+        from django.contrib.auth import get_user_model
+
+        assert not get_user_model().objects.filter(username="gw2").exists()  # nothing half-saved
+        assert AuditEntry.objects.filter(action="role.assign", target_id=str(body["id"])).exists()
+    removed = client.delete(f"/api/v1/settings/users/{body['id']}/roles/{body['roles'][0]['id']}/")
+    assert removed.status_code == 204
