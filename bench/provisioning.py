@@ -114,6 +114,11 @@ def main() -> int:
                     raise SystemExit(f"{slug}: claimed a stale spare, unapplied migrations: {missing}")
                 pool_seconds.append(seconds)
             log("every pool district: from_pool=True, no unapplied migration")
+            from django.contrib.auth.hashers import make_password
+
+            started = time.perf_counter()
+            make_password("bench-pass-12345")
+            log(f"(of each seed step, hashing the first admin's password takes {time.perf_counter() - started:.3f}s)")
     except BaseException:
         failed = True
         raise
