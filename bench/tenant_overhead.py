@@ -128,15 +128,15 @@ def queries_per_request(handler, environ: dict, before=None) -> list[str]:
 
 def what_if(environ: dict, bypass_handler, pin, per_round: int, rounds: int) -> None:
     """Over the goal: measure the proposed fix (a per-process host -> district cache) the same way."""
-    import __main__
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import override_settings
 
     log("what-if (not a figure; the platform does not do this yet): host lookup cached per process")
     for label, version_check in (("cache, 10 s TTL", False), ("cache + version key in the Django cache", True)):
-        __main__.CachedDistrictMiddleware = cached_district_middleware(version_check=version_check)
-        stack = ["__main__.CachedDistrictMiddleware" if m == TENANT_MIDDLEWARE else m for m in settings.MIDDLEWARE]
+        sys.modules[__name__].CachedDistrictMiddleware = cached_district_middleware(version_check=version_check)
+        stack = [f"{__name__}.CachedDistrictMiddleware" if m == TENANT_MIDDLEWARE else m
+                 for m in settings.MIDDLEWARE]
         with override_settings(MIDDLEWARE=stack):
             cached_handler = WSGIHandler()
         run(cached_handler, environ, 100)

@@ -86,20 +86,16 @@ def check_modules(keys) -> list[str]:
 
 
 def _validate_new(slug: str, domain: str) -> None:
-    errors = {}
     try:
         District._meta.get_field("slug").run_validators(slug)
     except ValidationError as exc:
-        errors["slug"] = exc.messages
+        raise DomainError(f"slug: {exc.messages[0]}", fields={"slug": exc.messages})
     if District.objects.filter(slug=slug).exists():
-        errors["slug"] = [_("A district with this slug already exists.")]
+        message = _("A district with this slug already exists.")
+        raise Conflict(f"slug: {message}", fields={"slug": [message]})
     if Domain.objects.filter(domain=domain).exists():
-        errors["domain"] = [_("This domain is already in use.")]
-    if errors:
-        field_name = next(iter(errors))
-        raise DomainError(f"{field_name}: {errors[field_name][0]}", fields=errors,
-                          code="conflict" if "already" in errors[field_name][0] else "invalid",
-                          status=409 if "already" in errors[field_name][0] else 400)
+        message = _("This domain is already in use.")
+        raise Conflict(f"domain: {message}", fields={"domain": [message]})
 
 
 def _claim_spare() -> District | None:

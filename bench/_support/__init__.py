@@ -93,4 +93,4 @@ def drop_district(*, slug: str | None = None, schema_name: str | None = None) ->
     schemas.discard(get_public_schema_name())
     with connection.cursor() as cursor:
         for schema in schemas:
-            cursor.execute("DROP SCHEMA IF EXISTS %s CASCADE" % connection.ops.quote_name(schema))
+            cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")
