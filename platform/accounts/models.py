@@ -46,3 +46,6 @@ class OneTimeCode(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"one-time code {self.pk} ({'used' if self.used_at else 'open'})"

@@ -1,8 +1,8 @@
 """URL pieces shared by the public and the district URLconfs."""
 from django.http import JsonResponse
 from django.urls import path
-from health_check.views import HealthCheckView
 from django.views.i18n import set_language
+from health_check.views import HealthCheckView
 
 from kernel.api import error_body
 

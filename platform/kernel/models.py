@@ -62,6 +62,9 @@ class HandledEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["event", "handler"], name="handled_event_once")]
 
+    def __str__(self) -> str:
+        return f"{self.handler} handled {self.event_id}"
+
 
 class RoleAssignment(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")

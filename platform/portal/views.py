@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.services import AuthError, request_code, verify_code
 from kernel.errors import DomainError
-from kernel.models import AuditEntry, ModuleConfig, RoleAssignment
+from kernel.models import AuditEntry, RoleAssignment
 from kernel.permissions import has_role
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import config_versions, module_config

@@ -1,5 +1,6 @@
 """One JSON error shape, pagination on lists, throttled anonymous calls, a valid OpenAPI schema."""
 import pytest
+
 from kernel.observability import before_send, scrub
 from tests.conftest import admin_of, client_for
 

@@ -65,9 +65,9 @@ def test_spare_pool_schemas_are_never_served(kangbashi):
 
 def test_public_site_and_console():
     from django.contrib.auth import get_user_model
+    from django.db import transaction
 
     from accounts.services import create_user
-    from django.db import transaction
 
     connection.set_schema_to_public()
     with transaction.atomic():

@@ -1,7 +1,14 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from console.demo import DEMO_PASSWORD, DISTRICTS, PEOPLE, RESIDENT_PHONES, ensure_platform_staff, seed_district
+from console.demo import (
+    DEMO_PASSWORD,
+    DISTRICTS,
+    PEOPLE,
+    RESIDENT_PHONES,
+    ensure_platform_staff,
+    seed_district,
+)
 
 
 class Command(BaseCommand):
@@ -23,7 +30,7 @@ class Command(BaseCommand):
             host = f"{district.slug}.{settings.DISTRICT_DOMAIN_SUFFIX}"
             out(f"\n{district.name_zh} {district.name_en}: http://{host}:{port}/   modules: {', '.join(district.modules)}")
             out(f"   district admin:  admin / {DEMO_PASSWORD}   (settings: /manage/, admin: /admin/)")
-            for username, name, role, kind, code in PEOPLE:
+            for username, _name, role, kind, code in PEOPLE:
                 scope = "" if kind == "district" else f" @ {kind} {code}"
                 out(f"   {role.label:<26} {username} / {DEMO_PASSWORD}{scope}")
             out(f"   resident:        phone {RESIDENT_PHONES[district.slug]} + the code printed in the server log")
