@@ -48,30 +48,6 @@ class PinnedDistrictMiddleware:
         return self.get_response(request)
 
 
-def cached_district_middleware(*, version_check: bool):
-    """What-if only (stderr, never a figure): the platform's DistrictMiddleware with the host lookup
-    cached in the process -- the fix proposed in bench/README.md. Not used by the platform."""
-    from django.core.cache import cache
-
-    from tenants.middleware import DistrictMiddleware
-
-    class CachedDistrictMiddleware(DistrictMiddleware):
-        ttl = 10.0
-        hosts: dict = {}
-
-        def get_tenant(self, domain_model, hostname):
-            now = time.monotonic()
-            version = cache.get("tenancy:version", 0) if version_check else 0
-            hit = self.hosts.get(hostname)
-            if hit is not None and hit[1] > now and hit[2] == version:
-                return hit[0]
-            tenant = super().get_tenant(domain_model, hostname)
-            self.hosts[hostname] = (tenant, now + self.ttl, version)
-            return tenant
-
-    return CachedDistrictMiddleware
-
-
 def make_environ(host: str) -> dict:
     return {
         "REQUEST_METHOD": "GET", "PATH_INFO": PATH, "SCRIPT_NAME": "", "QUERY_STRING": "",
@@ -124,33 +100,6 @@ def queries_per_request(handler, environ: dict, before=None) -> list[str]:
     with CaptureQueriesContext(connection) as ctx:
         call(handler, environ)
     return [q["sql"] for q in ctx.captured_queries]
-
-
-def what_if(environ: dict, bypass_handler, pin, per_round: int, rounds: int) -> None:
-    """Over the goal: measure the proposed fix (a per-process host -> district cache) the same way."""
-    from django.conf import settings
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.test import override_settings
-
-    log("what-if (not a figure; the platform does not do this yet): host lookup cached per process")
-    for label, version_check in (("cache, 10 s TTL", False), ("cache + version key in the Django cache", True)):
-        sys.modules[__name__].CachedDistrictMiddleware = cached_district_middleware(version_check=version_check)
-        stack = [f"{__name__}.CachedDistrictMiddleware" if m == TENANT_MIDDLEWARE else m
-                 for m in settings.MIDDLEWARE]
-        with override_settings(MIDDLEWARE=stack):
-            cached_handler = WSGIHandler()
-        run(cached_handler, environ, 100)
-        time_c = time_b = 0.0
-        for i in range(rounds):
-            if i % 2 == 0:
-                time_c += run(cached_handler, environ, per_round)
-                time_b += run(bypass_handler, environ, per_round, before=pin)
-            else:
-                time_b += run(bypass_handler, environ, per_round, before=pin)
-                time_c += run(cached_handler, environ, per_round)
-        done = per_round * rounds
-        log(f"  {label}: {done / time_c:,.0f} req/s vs bypass {done / time_b:,.0f} req/s -> "
-            f"overhead {(1 - time_b / time_c) * 100:.1f} %")
 
 
 def main() -> int:
@@ -229,11 +178,6 @@ def main() -> int:
                     time_b += b
                     log(f"round {i + 1}/{rounds}: tenant {per_round / a:,.0f} req/s, bypass {per_round / b:,.0f} req/s")
                 done = per_round * rounds
-
-                whatif = os.environ.get("BENCH_WHATIF", "auto")
-                over = (1 - time_b / time_a) * 100 > 10
-                if whatif == "1" or (whatif == "auto" and over):
-                    what_if(environ, bypass_handler, pin, per_round, max(2, rounds // 2))
     finally:
         with quiet_stdout():
             connection.set_schema_to_public()

@@ -1,8 +1,13 @@
 """Selects the district from the host; refuses unknown hosts and districts that are not serving."""
 from __future__ import annotations
 
+import time
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.db.models.signals import post_delete, post_save
+from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -38,7 +43,70 @@ def error_response(request, status: int, code: str, title_zh: str, title_en: str
     return HttpResponse(html, status=status)
 
 
+# host -> (District, expires). Per process; cleared in this process whenever a District or Domain is
+# saved or deleted, and expires after TENANT_CACHE_SECONDS everywhere else (so a suspension reaches
+# every web process within that time). Saves the Domain+District query on almost every request.
+_hosts: dict[str, tuple[object, float]] = {}
+
+
+def forget_hosts(**kwargs) -> None:
+    _hosts.clear()
+
+
+def _connect_signals() -> None:
+    from tenants.models import District, Domain
+
+    for model in (District, Domain):
+        post_save.connect(forget_hosts, sender=model, dispatch_uid=f"forget-hosts-save-{model.__name__}")
+        post_delete.connect(forget_hosts, sender=model, dispatch_uid=f"forget-hosts-delete-{model.__name__}")
+
+
 class DistrictMiddleware(TenantMainMiddleware):
+    def __init__(self, get_response=None):
+        super().__init__(get_response)
+        _connect_signals()
+
+    def lookup(self, hostname: str):
+        ttl = getattr(settings, "TENANT_CACHE_SECONDS", 5)
+        now = time.monotonic()
+        hit = _hosts.get(hostname)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        connection.set_schema_to_public()
+        domain_model = self.get_domain_model()
+        try:
+            district = self.get_tenant(domain_model, hostname)
+        except domain_model.DoesNotExist:
+            return None
+        if ttl > 0:
+            _hosts[hostname] = (district, now + ttl)
+        return district
+
+    @staticmethod
+    def get_domain_model():
+        from django_tenants.utils import get_tenant_domain_model
+
+        return get_tenant_domain_model()
+
+    def process_request(self, request):
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            return HttpResponseNotFound()
+        district = self.lookup(hostname)
+        if district is None:
+            return self.no_tenant_found(request, hostname)
+        request.tenant = district
+        if not (district.is_public or district.is_serving):
+            connection.set_schema_to_public()  # nothing of the district is read while it is not serving
+            status, title_zh, title_en, detail_zh, detail_en = STATUS_PAGES.get(district.status, STATUS_PAGES["spare"])
+            return error_response(request, status, f"district_{district.status}", title_zh, title_en,
+                                  detail_zh, detail_en, district=district if status != 404 else None)
+        if connection.tenant is not district or connection.schema_name != district.schema_name:
+            connection.set_tenant(district)  # unchanged tenant: keep the search_path already set
+        self.setup_url_routing(request)
+        return None
+
     def no_tenant_found(self, request, hostname):
         connection.set_schema_to_public()
         return error_response(
@@ -46,15 +114,3 @@ class DistrictMiddleware(TenantMainMiddleware):
             f"地址 {hostname} 没有对应的区县站点，请检查网址。",
             f"There is no district site at {hostname}. Check the address.",
         )
-
-    def process_request(self, request):
-        response = super().process_request(request)
-        if response is not None:
-            return response
-        district = request.tenant
-        if district.is_public or district.is_serving:
-            return None
-        status, title_zh, title_en, detail_zh, detail_en = STATUS_PAGES.get(district.status, STATUS_PAGES["spare"])
-        connection.set_schema_to_public()  # nothing of the district is read while it is not serving
-        return error_response(request, status, f"district_{district.status}", title_zh, title_en,
-                              detail_zh, detail_en, district=district if status != 404 else None)

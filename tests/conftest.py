@@ -40,6 +40,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from tenants.services import AdminSpec, create_district
 
     with django_db_blocker.unblock():
+        assert connection.settings_dict["NAME"].startswith("test_"), "refusing to seed a non-test database"
         connection.set_schema_to_public()
         for slug, modules in TEST_DISTRICTS.items():
             if not District.objects.filter(slug=slug).exists():
@@ -51,7 +52,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture(autouse=True)
 def _clean_state():
     from kernel.sms import MemorySender
+    from tenants.middleware import forget_hosts
 
+    forget_hosts()  # a district cached by a rolled-back test must not leak into the next
     cache.clear()
     MemorySender.outbox.clear()
     yield

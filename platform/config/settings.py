@@ -259,3 +259,6 @@ if SENTRY_DSN:
 
 # Serve uploaded media from Django (development and small installs); nginx serves it in production.
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+
+# How long a web process may keep a host -> district lookup (seconds; 0 turns the cache off).
+TENANT_CACHE_SECONDS = float(os.environ.get("TENANT_CACHE_SECONDS", "5"))

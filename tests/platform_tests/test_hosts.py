@@ -95,3 +95,20 @@ def test_health_and_readiness(kangbashi):
     assert APIClient(HTTP_HOST="localhost").get("/health/").json() == {"status": "ok"}
     ready = client_for(kangbashi).get("/ready/", HTTP_ACCEPT="application/json")
     assert ready.status_code == 200
+
+
+def test_the_host_cache_is_dropped_when_a_district_changes(kangbashi):
+    from tenants import middleware
+
+    assert client_for(kangbashi).get("/api/v1/district/").status_code == 200
+    assert host_cached("kangbashi.localhost")
+    set_status(actor=None, district=kangbashi, status="suspended")
+    assert not host_cached("kangbashi.localhost")
+    assert client_for(kangbashi).get("/api/v1/district/").status_code == 403
+    middleware.forget_hosts()
+
+
+def host_cached(hostname: str) -> bool:
+    from tenants import middleware
+
+    return hostname in middleware._hosts
