@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+
 from kernel.context import request_id
 
 
@@ -20,3 +24,15 @@ class RequestContextMiddleware:
             request_id.reset(token)
         response["X-Request-ID"] = rid
         return response
+
+
+class PortalLocaleMiddleware(LocaleMiddleware):
+    """zh-Hans first: pages are Chinese unless the visitor chose English with the switch (cookie).
+    The API follows Accept-Language, as API clients ask explicitly."""
+
+    def process_request(self, request):
+        if request.path.startswith("/api/") or settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+            return super().process_request(request)
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
+        return None

@@ -126,3 +126,14 @@ def test_errors_speak_chinese_by_default(kangbashi):
     message = client.post("/api/v1/settings/modules/registry/disable/").json()["error"]["message"]
     assert "不能关闭" in message
     assert isinstance(client, APIClient)
+
+
+def test_portal_pages_are_chinese_first_with_an_english_switch(kangbashi):
+    from django.test import Client
+
+    browser = Client(HTTP_HOST="kangbashi.localhost", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    page = browser.get("/").content.decode()
+    assert "本区县服务" in page and "登录" in page  # Chinese although the browser prefers English
+    switched = browser.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert switched.status_code == 302
+    assert "Sign in" in browser.get("/").content.decode()
