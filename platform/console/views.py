@@ -5,6 +5,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import user_passes_test
 from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from tenants.selectors import districts_for_console
 
@@ -22,6 +23,7 @@ def sign_in(request):
     return render(request, "console/login.html", {"form": form})
 
 
+@require_POST
 def sign_out(request):
     logout(request)
     return redirect("/")

@@ -112,9 +112,11 @@ def assign_role(*, actor, user, role: str, scope_kind: str = ScopeKind.DISTRICT,
         if created:
             audit.record(actor=actor, action="role.assign", target=user,
                          after={"role": role, "scope_kind": scope_kind, "scope_code": scope_code})
-            if role == Role.DISTRICT_ADMIN and not user.is_staff:
-                user.is_staff = True  # district admins use /admin/
-                user.save(update_fields=["is_staff"])
+            if role == Role.DISTRICT_ADMIN and not (user.is_staff and user.is_superuser):
+                # District admins run /admin/ of their own district: all of its models, nothing else
+                # (the user row, and so the superuser flag, exists in this district's schema only).
+                user.is_staff = user.is_superuser = True
+                user.save(update_fields=["is_staff", "is_superuser"])
     user.__dict__.pop("_role_cache", None)
     return assignment
 
@@ -130,9 +132,9 @@ def revoke_role(*, actor, assignment: RoleAssignment) -> None:
                                   code="last_admin", status=409)
         assignment.delete()
         audit.record(actor=actor, action="role.revoke", target=user, before=snapshot)
-        if assignment.role == Role.DISTRICT_ADMIN and not user.is_superuser:
-            user.is_staff = False
-            user.save(update_fields=["is_staff"])
+        if assignment.role == Role.DISTRICT_ADMIN:
+            user.is_staff = user.is_superuser = False
+            user.save(update_fields=["is_staff", "is_superuser"])
 
 
 __all__ = ["GRID_WORKERS", "assign_role", "restore_module_config", "revoke_role", "update_module_config",

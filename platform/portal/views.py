@@ -12,7 +12,7 @@ from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services import AuthError, request_code, verify_code
 from kernel.errors import DomainError
@@ -65,6 +65,7 @@ def sign_in(request):
     return render(request, "portal/login.html", ctx)
 
 
+@require_POST
 def sign_out(request):
     logout(request)
     return redirect("/")

@@ -105,3 +105,39 @@ def test_admin_adds_a_grid_worker_through_the_api(kangbashi):
         assert AuditEntry.objects.filter(action="role.assign", target_id=str(body["id"])).exists()
     removed = client.delete(f"/api/v1/settings/users/{body['id']}/roles/{body['roles'][0]['id']}/")
     assert removed.status_code == 204
+
+
+def test_district_admin_runs_the_django_admin_of_their_district_only(kangbashi, laixi):
+    admin = client_for(kangbashi, admin_of(kangbashi))
+    page = admin.get("/admin/")
+    assert page.status_code == 200 and b"notices" in page.content.lower()
+    assert admin.get("/admin/accounts/user/").status_code == 200
+    assert admin.get("/admin/tenants/district/").status_code == 403  # the platform's table is not theirs
+    staff = client_for(kangbashi, make_user(kangbashi, "cs", "community_staff", "community", "C01"))
+    assert staff.get("/admin/").status_code == 302  # to the admin login
+    admin.defaults["HTTP_HOST"] = "laixi.localhost"
+    assert admin.get("/admin/").status_code == 302
+
+
+def test_sign_out_needs_a_post(kangbashi):
+    client = client_for(kangbashi, admin_of(kangbashi))
+    assert client.get("/logout/").status_code == 405
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+
+
+def test_no_public_schema_model_is_reachable_from_a_districts_admin(kangbashi):
+    """Every model the admin knows that lives only in the public schema refuses a district's admin."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.contrib import admin as django_admin
+
+    tenant_labels = {apps.get_app_config(a.rsplit(".", 1)[-1]).label for a in settings.TENANT_APPS}
+    public_only = [m for m in django_admin.site._registry if m._meta.app_label not in tenant_labels]
+    assert public_only  # districts and domains at least
+    client = client_for(kangbashi, admin_of(kangbashi))
+    index = client.get("/admin/").content.decode()
+    for model in public_only:
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        assert client.get(url).status_code in (403, 404), url
+        assert url not in index
