@@ -218,12 +218,34 @@ def disable_module(*, actor, district: District, key: str) -> District:
 
 
 BRANDING_FIELDS = ("title_zh", "title_en", "primary_color", "accent_color")
+LOGO_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+
+
+def _logo_extension(logo) -> str:
+    """Check an uploaded logo by its content (not its name); return the file extension to store."""
+    from PIL import Image, UnidentifiedImageError
+
+    if logo.size > LOGO_MAX_BYTES:
+        raise DomainError(_("The logo is too large: at most 2 MB."), fields={"logo": [_("At most 2 MB.")]})
+    try:
+        with Image.open(logo) as image:
+            image.verify()
+            fmt = image.format
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        fmt = None
+    logo.seek(0)
+    if fmt not in LOGO_FORMATS:
+        raise DomainError(_("The logo must be a PNG, JPEG or WebP image."),
+                          fields={"logo": [_("PNG, JPEG or WebP only.")]})
+    return LOGO_FORMATS[fmt]
 
 
 def update_branding(*, actor, district: District, logo=None, clear_logo: bool = False, **changes) -> District:
     unknown = set(changes) - set(BRANDING_FIELDS)
     if unknown:
         raise DomainError(_("Unknown branding fields: %(f)s.") % {"f": ", ".join(sorted(unknown))})
+    extension = _logo_extension(logo) if logo is not None else None
     with transaction.atomic():
         district = District.objects.select_for_update().get(pk=district.pk)
         before = {f: getattr(district, f) for f in BRANDING_FIELDS} | {"logo": district.logo.name or ""}
@@ -239,8 +261,7 @@ def update_branding(*, actor, district: District, logo=None, clear_logo: bool = 
             raise DomainError(f"{first}: {fields[first][0]}", fields=fields)
         if logo is not None:
             with tenant_context(district):  # stored under the district's media prefix
-                district.logo.save(f"logo-{secrets.token_hex(4)}.{logo.name.rsplit('.', 1)[-1].lower()}", logo,
-                                   save=False)
+                district.logo.save(f"logo-{secrets.token_hex(4)}.{extension}", logo, save=False)
         district.save()
         after = {f: getattr(district, f) for f in BRANDING_FIELDS} | {"logo": district.logo.name or ""}
         with tenant_context(district):

@@ -2,7 +2,6 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.common_urls import common, handler400, handler403, handler404, handler500  # noqa: F401
@@ -19,5 +18,6 @@ urlpatterns = [
     *portal_patterns(),
 ]
 if settings.SERVE_MEDIA:
-    # Media of this district only: the storage resolves names under the district's own prefix.
-    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+    from portal.views import media
+
+    urlpatterns.append(path("media/<path:path>", media, name="media"))

@@ -5,7 +5,7 @@ from rest_framework import generics, serializers
 
 from kernel.permissions import IsPlatformStaff
 from tenants.models import District
-from tenants.selectors import districts_for_console
+from tenants.selectors import district_kpis, districts_for_console
 
 
 class DistrictSerializer(serializers.ModelSerializer):
@@ -27,9 +27,19 @@ class DistrictList(generics.ListAPIView):
         return districts_for_console()
 
 
+class DistrictDetailSerializer(DistrictSerializer):
+    kpis = serializers.SerializerMethodField()
+
+    class Meta(DistrictSerializer.Meta):
+        fields = [*DistrictSerializer.Meta.fields, "kpis"]
+
+    def get_kpis(self, district) -> dict:
+        return district_kpis(district) if district.is_serving else {}
+
+
 class DistrictDetail(generics.RetrieveAPIView):
     permission_classes = [IsPlatformStaff]
-    serializer_class = DistrictSerializer
+    serializer_class = DistrictDetailSerializer
     lookup_field = "slug"
 
     def get_queryset(self):

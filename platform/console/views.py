@@ -7,7 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from tenants.selectors import districts_for_console
+from tenants.selectors import district_kpis, districts_for_console
 
 
 def landing(request):
@@ -34,4 +34,5 @@ platform_staff = user_passes_test(lambda u: u.is_authenticated and u.is_staff, l
 
 @platform_staff
 def districts(request):
-    return render(request, "console/districts.html", {"districts": districts_for_console()})
+    rows = [(d, district_kpis(d) if d.is_serving else {}) for d in districts_for_console()]
+    return render(request, "console/districts.html", {"rows": rows})

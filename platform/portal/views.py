@@ -25,6 +25,16 @@ from modules.catalog import catalog
 from tenants.services import disable_module, enable_module, update_branding
 
 
+def media(request, path: str):
+    """Uploaded files of this district only: a path under another district's prefix is not found."""
+    from django.conf import settings
+    from django.views.static import serve
+
+    if not path.startswith(f"{connection.schema_name}/") or ".." in path.split("/"):
+        raise Http404
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 def home(request):
     district = connection.tenant
     return render(request, "portal/home.html", {"modules": catalog.effective(district)})

@@ -2,6 +2,7 @@
 import pytest
 from django_tenants.utils import tenant_context
 
+from kernel.errors import DomainError
 from kernel.models import AuditEntry, ModuleConfig
 from kernel.selectors import module_config
 from tests.conftest import admin_of, client_for
@@ -75,3 +76,32 @@ def test_only_the_district_admin_edits_configuration(kangbashi):
     assert client.get(URL).status_code == 403
     assert client.put(URL, {"data": {}}, format="json").status_code == 403
     assert client_for(kangbashi).get(URL).status_code in (401, 403)
+
+
+def test_branding_logo_is_checked_by_content_and_served_to_its_district_only(kangbashi, laixi, settings, tmp_path):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from tenants.services import update_branding
+
+    settings.MEDIA_ROOT = tmp_path
+    fake = SimpleUploadedFile("logo.png", b"<svg onload=alert(1)>", content_type="image/png")
+    with pytest.raises(DomainError) as bad:
+        update_branding(actor=None, district=kangbashi, logo=fake)
+    assert "logo" in bad.value.fields
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), "red").save(buf, "JPEG")
+    district = update_branding(actor=None, district=kangbashi, logo=SimpleUploadedFile("x.png", buf.getvalue()))
+    assert district.logo.name.endswith(".jpg")
+    with tenant_context(district):
+        url = district.logo.url
+    assert url.startswith(f"/media/{district.schema_name}/")
+    assert client_for(kangbashi).get(url).status_code == 200
+    assert client_for(laixi).get(url).status_code == 404
+    admin = client_for(kangbashi, admin_of(kangbashi))
+    response = admin.patch("/api/v1/settings/branding/", {"primary_color": "red"}, format="json")
+    assert response.status_code == 400 and "primary_color" in response.json()["error"]["fields"]
+    ok = admin.patch("/api/v1/settings/branding/", {"primary_color": "#123456"}, format="json")
+    assert ok.status_code == 200 and ok.json()["primary_color"] == "#123456"

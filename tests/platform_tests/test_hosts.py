@@ -82,7 +82,10 @@ def test_public_site_and_console():
     body = client.get("/api/v1/districts/").json()
     slugs = [d["slug"] for d in body["results"]]
     assert {"kangbashi", "dongsheng", "laixi"} <= set(slugs) and "platform" not in slugs
-    assert client.get("/api/v1/districts/kangbashi/").json()["domains"] == ["kangbashi.localhost"]
+    detail = client.get("/api/v1/districts/kangbashi/").json()
+    assert detail["domains"] == ["kangbashi.localhost"]
+    assert detail["kpis"] == {"notices.published_notices": 1}  # the seeded welcome notice
+    assert "notices.published_notices" not in client.get("/api/v1/districts/dongsheng/").json()["kpis"]
 
 
 def test_platform_schema_documents_the_public_api_only():
