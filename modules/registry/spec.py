@@ -12,6 +12,8 @@ SPEC = ModuleSpec(
     description_en="Places, households, residents, officials, merchants",
     depends=(),
     always_on=True,
+    api_urls="modules.registry.api_urls",
+    kpis={"residents": "modules.registry.selectors.resident_count"},
     config_schema={
         "type": "object",
         "additionalProperties": False,

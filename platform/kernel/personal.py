@@ -59,6 +59,41 @@ def normalize_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_id_number(raw: str) -> str:
+    """Return a valid mainland resident ID number (18 characters, upper-case X), or raise
+    ValidationError saying what is wrong (length, region/date, checksum)."""
+    from stdnum.cn import ric
+    from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
+
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError(_("Enter an ID number."), code="required")
+    try:
+        compact = ric.compact(text).upper()
+        if len(compact) != 18:
+            raise InvalidLength()
+        if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+            raise InvalidFormat()
+        ric.get_birth_date(compact)  # a real date: checked before the checksum, the likelier typo
+        if ric.get_birth_place(compact) is None:
+            raise InvalidComponent()
+        return ric.validate(compact).upper()
+    except InvalidLength:
+        raise ValidationError(_("An ID number has 18 characters."), code="id_length")
+    except InvalidFormat:
+        raise ValidationError(_("An ID number is 17 digits and a final digit or X."), code="id_format")
+    except InvalidComponent:
+        raise ValidationError(_("The birth date or region in this ID number does not exist."), code="id_component")
+    except InvalidChecksum:
+        raise ValidationError(_("The last character of this ID number does not match (checksum)."),
+                              code="id_checksum")
+
+
+def mask_id_number(value: str) -> str:
+    """150602********123X: region kept, birth date and sequence hidden, last four kept."""
+    return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}" if len(value) > 10 else "*" * len(value)
+
+
 def national_phone(e164: str) -> str:
     number = phonenumbers.parse(e164, None)
     return phonenumbers.national_significant_number(number) if number.country_code == 86 else e164

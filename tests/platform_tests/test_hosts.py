@@ -84,7 +84,8 @@ def test_public_site_and_console():
     assert {"kangbashi", "dongsheng", "laixi"} <= set(slugs) and "platform" not in slugs
     detail = client.get("/api/v1/districts/kangbashi/").json()
     assert detail["domains"] == ["kangbashi.localhost"]
-    assert detail["kpis"] == {"notices.published_notices": 1}  # the seeded welcome notice
+    assert detail["kpis"]["notices.published_notices"] == 1  # the seeded welcome notice
+    assert detail["kpis"]["registry.residents"] == 0
     assert "notices.published_notices" not in client.get("/api/v1/districts/dongsheng/").json()["kpis"]
 
 

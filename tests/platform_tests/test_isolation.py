@@ -40,7 +40,8 @@ def fill(route: str, ids: dict) -> str:
             return str(ids[name])
         return "1" if converter == "int" else "notices" if name == "key" else "x"
 
-    path = re.sub(r"<(?:(\w+):)?(\w+)>", value, route)
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: str(ids.get(m.group(1), 1)), route)  # regex routes
+    path = re.sub(r"<(?:(\w+):)?(\w+)>", value, path)
     path = re.sub(r"[\^$]", "", path)
     return "/" + path
 

@@ -1,0 +1,71 @@
+"""Reads of the registry, and the place hierarchy the permission layer uses for scopes."""
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from kernel.permissions import in_scope, register_containment
+from kernel.personal import blind_index, normalize_id_number
+from kernel.roles import STAFF_ROLES, Role
+from kernel.selectors import module_config, role_names
+from modules.registry.models import Community, Grid, Household, Membership, Resident
+
+# Lookups from a row to the code of each kind of place, per model.
+HOUSEHOLD_SCOPE = {"grid": "grid__code", "community": "grid__community__code",
+                   "street": "grid__community__street__code"}
+RESIDENT_SCOPE = {k: f"memberships__household__{v}" for k, v in HOUSEHOLD_SCOPE.items()}
+
+
+def contains(kind: str, code: str, target_kind: str, target_code: str) -> bool:
+    """Street > community > grid: does the place (kind, code) contain (target_kind, target_code)?"""
+    if target_kind == "grid":
+        grid = Grid.objects.filter(code=target_code).select_related("community__street").first()
+        if grid is None:
+            return False
+        return (kind == "community" and grid.community.code == code) or (
+            kind == "street" and grid.community.street.code == code)
+    if target_kind == "community" and kind == "street":
+        return Community.objects.filter(code=target_code, street__code=code).exists()
+    return False
+
+
+register_containment(contains)
+
+
+def households_for(user) -> QuerySet:
+    qs = Household.objects.select_related("building__compound", "grid")
+    return in_scope(user, qs, roles=STAFF_ROLES, fields=HOUSEHOLD_SCOPE)
+
+
+def residents_for(user) -> QuerySet:
+    qs = Resident.objects.all()
+    roles = role_names(user)
+    if Role.DISTRICT_ADMIN in roles:
+        return qs
+    return in_scope(user, qs, roles=STAFF_ROLES, fields=RESIDENT_SCOPE).distinct()
+
+
+def resident_by_id_number(id_number: str) -> Resident | None:
+    return Resident.objects.filter(id_number_index=blind_index(normalize_id_number(id_number), "id")).first()
+
+
+def sees_full_id_numbers(user) -> bool:
+    allowed = set(module_config("registry")["full_id_number_roles"])
+    return bool(role_names(user) & allowed)
+
+
+def current_households(resident: Resident) -> QuerySet:
+    return Household.objects.filter(memberships__resident=resident, memberships__ended_at__isnull=True)
+
+
+def household_members(household: Household) -> QuerySet:
+    return Membership.objects.filter(household=household, ended_at__isnull=True).select_related("resident")
+
+
+def counts() -> dict[str, int]:
+    return {"households": Household.objects.count(), "residents": Resident.objects.count(),
+            "unbound_residents": Resident.objects.annotate(
+                n=Count("memberships", filter=Q(memberships__ended_at__isnull=True))).filter(n=0).count()}
+
+
+def resident_count() -> int:
+    return Resident.objects.count()
