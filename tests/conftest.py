@@ -190,6 +190,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         raise RuntimeError("celery worker did not start within 60 s")
     yield proc
     proc.terminate()
+    shutil.rmtree(broker_dir, ignore_errors=True)
     try:
         proc.wait(15)
     except subprocess.TimeoutExpired:

@@ -13,6 +13,9 @@ BASE_DIR = ROOT
 SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-mashang-secret-change-me")
 DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("MASHANG_TESTING", "pytest" in sys.modules)
+# Each test run gets its own database, broker folder and queue, so runs side by side never meet; the
+# run id is inherited by the test's Celery worker through the environment.
+TEST_RUN = os.environ.setdefault("MASHANG_TEST_RUN", str(os.getpid())) if TESTING else ""
 
 # Public platform host; districts are <slug>.<DISTRICT_DOMAIN_SUFFIX> unless given their own domain.
 PLATFORM_DOMAIN = os.environ.get("PLATFORM_DOMAIN", "localhost")
@@ -25,7 +28,7 @@ _db = dj_database_url.parse(ensure_database(), conn_max_age=int(os.environ.get("
 if _db.get("OPTIONS", {}).get("host") and not _db.get("HOST"):
     _db["HOST"] = _db["OPTIONS"].pop("host")  # unix-socket URL of the embedded server
 _db["ENGINE"] = "django_tenants.postgresql_backend"
-_db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", f"test_{_db['NAME']}")}
+_db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", f"test_{_db['NAME']}_{TEST_RUN or 'x'}")}
 DATABASES = {"default": _db}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -162,7 +165,7 @@ else:
     }
 
 # --- Celery (tenant-aware) ----------------------------------------------------------------------
-RUN_DIR = Path(os.environ.get("MASHANG_RUN_DIR", ROOT / ".run" / ("test" if TESTING else "dev")))
+RUN_DIR = Path(os.environ.get("MASHANG_RUN_DIR", ROOT / ".run" / (f"test-{TEST_RUN}" if TESTING else "dev")))
 if REDIS_URL:
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
@@ -180,7 +183,7 @@ else:
     }
 CELERY_TASK_ALWAYS_EAGER = False
 # Tests use their own queue so a developer's running worker never takes a test's task.
-CELERY_TASK_DEFAULT_QUEUE = "mashang-test" if TESTING else "mashang"
+CELERY_TASK_DEFAULT_QUEUE = f"mashang-test-{TEST_RUN}" if TESTING else "mashang"
 CELERY_TASK_ACKS_LATE = True  # a killed worker's task is redelivered, never lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
