@@ -190,3 +190,19 @@ def create_merchant(*, actor, name: str, kind: str = Merchant.Kind.SHOP, owner=N
     return _create(actor, Merchant, "registry.merchant.create", name=name, kind=kind, owner=owner,
                    license_number=license_number, address=address, grid=grid, licensed_place=licensed_place,
                    licensed_hours=licensed_hours, **extra)
+
+
+def link_account(*, actor, resident: Resident, user) -> Resident:
+    """Tie a registered resident to the sign-in account that proved to be them."""
+    with transaction.atomic():
+        other = Resident.objects.filter(user=user).exclude(pk=resident.pk).first()
+        if other is not None:
+            raise Conflict(_("This account already belongs to another resident."), code="account_taken")
+        if resident.user_id and resident.user_id != user.pk:
+            raise Conflict(_("This resident is already linked to another account."), code="resident_taken")
+        if resident.user_id != user.pk:
+            resident.user = user
+            resident.save(update_fields=["user", "updated_at"])
+            audit.record(actor=actor, action="registry.resident.link_account", target=resident,
+                         after={"user": user.pk})
+    return resident
