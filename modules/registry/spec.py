@@ -2,7 +2,7 @@
 
 Its pages, API and tasks arrive with the issue that builds this module; the spec, configuration
 schema and dependencies are fixed now so districts can be configured from day one."""
-from modules.spec import ModuleSpec
+from modules.spec import ModuleSpec, NavEntry
 
 SPEC = ModuleSpec(
     key="registry",
@@ -13,6 +13,8 @@ SPEC = ModuleSpec(
     depends=(),
     always_on=True,
     api_urls="modules.registry.api_urls",
+    portal_urls="modules.registry.urls",
+    nav=(NavEntry("我的家", "My household", "registry:me", icon="🏠", roles=("resident",)),),
     kpis={"residents": "modules.registry.selectors.resident_count"},
     config_schema={
         "type": "object",

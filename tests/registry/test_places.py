@@ -145,3 +145,22 @@ def test_bind_and_unbind(kangbashi):
         assert list(selectors.current_households(r)) == [places["h1"]]
         with pytest.raises(Conflict):
             services.bind_resident(actor=None, resident=r, household=places["h1"])
+
+
+def test_my_household_page(kangbashi):
+    places = build_places(kangbashi)
+    user = make_user(kangbashi, "zhangsan", "resident")
+    with tenant_context(kangbashi):
+        r = services.register_resident(actor=None, name="张三", id_number=ID_A, phone="13912345678",
+                                       household=places["h1"], relation="head")
+        services.link_account(actor=None, resident=r, user=user)
+    client = client_for(kangbashi, user)
+    page = client.get("/registry/me/").content.decode()
+    assert "110105********002X" in page and ID_A not in page and "康和小区3号楼2单元301室" in page
+    bad = client.post("/registry/me/", {"phone": "123"}).content.decode()
+    assert "phone" in bad
+    assert client.post("/registry/me/", {"phone": "13700001111"}).status_code == 302
+    with tenant_context(kangbashi):
+        assert Resident.objects.get(pk=r.pk).phone == "+8613700001111"
+    home = client.get("/").content.decode()
+    assert 'data-module="registry"' in home  # a resident sees "my household" in the menu
