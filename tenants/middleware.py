@@ -109,6 +109,9 @@ class DistrictMiddleware(TenantMainMiddleware):
 
     def no_tenant_found(self, request, hostname):
         connection.set_schema_to_public()
+        if request.path == "/ready/":  # readiness probes may use any host: answer as the platform
+            self.setup_url_routing(request, force_public=True)
+            return None
         return error_response(
             request, 404, "unknown_host", "找不到该区县", "No district at this address",
             f"地址 {hostname} 没有对应的区县站点，请检查网址。",

@@ -7,10 +7,6 @@ from health_check.views import HealthCheckView
 from kernel.api import error_body
 
 
-def health(request):
-    return JsonResponse({"status": "ok"})
-
-
 def json_or_page(status: int, code: str, message_en: str, message_zh: str):
     def view(request, exception=None):
         from tenants.middleware import error_response
@@ -29,8 +25,8 @@ handler500 = json_or_page(500, "server_error", "Something went wrong on our side
                           "服务器出错了，我们已记录")
 
 common = [
-    path("health/", health, name="health"),
-    # Readiness: the database and the cache answer. Liveness (/health/) needs nothing.
+    # Liveness (/health/) is answered by kernel.middleware.HealthMiddleware before any database work.
+    # Readiness: the database and the cache answer.
     path("ready/", HealthCheckView.as_view(checks=["health_check.checks.Database", "health_check.checks.Cache"]),
          name="ready"),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -81,6 +81,7 @@ TENANT_APPS = [*_BOTH, "portal", *MODULE_APPS]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
 MIDDLEWARE = [
+    "kernel.middleware.HealthMiddleware",
     "tenants.middleware.DistrictMiddleware",
     "kernel.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -188,6 +189,7 @@ CELERY_TASK_ACKS_LATE = True  # a killed worker's task is redelivered, never los
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep our JSON logs (tenant, request id) in workers too
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = int(os.environ.get("CELERY_BROKER_CONNECTION_MAX_RETRIES", "3"))
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}

@@ -44,3 +44,27 @@ class DistrictDetail(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return districts_for_console()
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["active", "past_due", "suspended", "archived"])
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class DistrictStatus(generics.GenericAPIView):
+    """Suspend, resume or archive a district. The transition is checked and audited."""
+
+    permission_classes = [IsPlatformStaff]
+    serializer_class = StatusSerializer
+
+    def post(self, request, slug: str):
+        from django.shortcuts import get_object_or_404
+        from rest_framework.response import Response
+
+        from tenants.services import set_status
+
+        district = get_object_or_404(districts_for_console(), slug=slug)
+        data = StatusSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        district = set_status(actor=request.user, district=district, **data.validated_data)
+        return Response(DistrictSerializer(district).data)

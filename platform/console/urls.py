@@ -8,4 +8,5 @@ urlpatterns = [
     path("login/", views.sign_in, name="login"),
     path("logout/", views.sign_out, name="logout"),
     path("console/", views.districts, name="districts"),
+    path("console/districts/<slug:slug>/status/", views.district_status, name="district-status"),
 ]

@@ -33,6 +33,26 @@ platform_staff = user_passes_test(lambda u: u.is_authenticated and u.is_staff, l
 
 
 @platform_staff
+@require_POST
+def district_status(request, slug: str):
+    """Suspend, resume or archive a district (audited)."""
+    from django.contrib import messages
+    from django.shortcuts import get_object_or_404
+
+    from kernel.errors import DomainError
+    from tenants.services import set_status
+
+    district = get_object_or_404(districts_for_console(), slug=slug)
+    try:
+        set_status(actor=request.user, district=district, status=request.POST.get("status", ""),
+                   reason=request.POST.get("reason", ""))
+        messages.success(request, f"{district.name_zh}: {request.POST.get('status')}")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("console:districts")
+
+
+@platform_staff
 def districts(request):
     rows = [(d, district_kpis(d) if d.is_serving else {}) for d in districts_for_console()]
     return render(request, "console/districts.html", {"rows": rows})

@@ -51,14 +51,25 @@ def publish(topic: str, payload: dict) -> OutboxEvent:
     return event
 
 
+BROKER_BACKOFF_SECONDS = 30.0
+_broker_down_until = 0.0
+
+
 def kick_relay() -> None:
     """Ask a worker to relay now. If the broker is down the events stay in the outbox and the
-    periodic sweep (kernel.tasks.relay_all_districts) delivers them when it is back."""
+    periodic sweep (kernel.tasks.relay_all_districts) delivers them when it is back; meanwhile
+    requests stop waiting on the broker for BROKER_BACKOFF_SECONDS after a failure."""
+    import time
+
     from kernel.tasks import relay_outbox
 
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return
     try:
         relay_outbox.apply_async(retry=False)
     except Exception:  # broker unreachable: nothing is lost, the sweep will pick it up
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         log.warning("outbox relay not queued (broker unavailable); the periodic sweep will deliver")
 
 

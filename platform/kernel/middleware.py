@@ -9,6 +9,20 @@ from django.utils import translation
 from kernel.context import request_id
 
 
+class HealthMiddleware:
+    """Liveness: /health/ answers on any host without touching the database (probes, load balancers)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/health/":
+            from django.http import JsonResponse
+
+            return JsonResponse({"status": "ok"})
+        return self.get_response(request)
+
+
 class RequestContextMiddleware:
     """Gives each request an id (from X-Request-ID or new) used in logs and audit entries."""
 

@@ -89,6 +89,37 @@ def test_public_site_and_console():
     assert "notices.published_notices" not in client.get("/api/v1/districts/dongsheng/").json()["kpis"]
 
 
+def test_platform_staff_suspend_and_resume_from_the_console(kangbashi):
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from accounts.services import create_user
+
+    connection.set_schema_to_public()
+    with transaction.atomic():
+        create_user(actor=None, username="ops2", password=PASSWORD, is_staff=True)
+    ops = APIClient(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="en")
+    ops.force_login(get_user_model().objects.get(username="ops2"))
+    response = ops.post("/api/v1/districts/kangbashi/status/", {"status": "suspended", "reason": "unpaid"},
+                        format="json")
+    assert response.status_code == 200 and response.json()["status"] == "suspended"
+    assert client_for(kangbashi).get("/").status_code == 403
+    bad = ops.post("/api/v1/districts/kangbashi/status/", {"status": "frozen"}, format="json")
+    assert bad.status_code == 400 and "status" in bad.json()["error"]["fields"]
+    page = ops.post("/console/districts/kangbashi/status/", {"status": "active"})
+    assert page.status_code == 302
+    assert client_for(kangbashi).get("/").status_code == 200
+    district_admin = client_for(kangbashi, admin_of(kangbashi))
+    district_admin.defaults["HTTP_HOST"] = "localhost"
+    assert district_admin.post("/api/v1/districts/kangbashi/status/", {"status": "suspended"},
+                               format="json").status_code in (401, 403)
+
+
+def test_liveness_needs_no_known_host_and_readiness_answers_on_any_host():
+    assert APIClient(HTTP_HOST="nowhere.localhost").get("/health/").json() == {"status": "ok"}
+    assert APIClient(HTTP_HOST="nowhere.localhost").get("/ready/", HTTP_ACCEPT="application/json").status_code == 200
+
+
 def test_platform_schema_documents_the_public_api_only():
     schema = APIClient(HTTP_HOST="localhost").get("/api/schema/", HTTP_ACCEPT="application/json").json()
     assert "/api/v1/districts/" in schema["paths"]

@@ -133,3 +133,22 @@ def test_events_left_while_the_broker_was_down_are_swept(celery_worker, django_d
 
         assert wait_for(announced, timeout=60)
         connection.set_schema_to_public()
+
+
+def test_requests_stop_waiting_on_a_broken_broker(monkeypatch):
+    from kernel import tasks
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.relay_outbox, "apply_async", broken)
+    monkeypatch.setattr(events, "_broker_down_until", 0.0)
+    events.kick_relay()
+    events.kick_relay()  # within the back-off: no second wait on the broker
+    assert calls == [1]
+    monkeypatch.setattr(events, "_broker_down_until", 0.0)
+    events.kick_relay()
+    assert calls == [1, 1]
