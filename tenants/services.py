@@ -103,6 +103,23 @@ def _claim_spare() -> District | None:
             .filter(status=District.Status.SPARE).order_by("created_at").first())
 
 
+_all_migrations: set[tuple[str, str]] | None = None
+
+
+def missing_migrations(schema_name: str) -> set[tuple[str, str]]:
+    """Migrations this code has that the schema has not applied (a spare made before a deploy whose
+    migrate_schemas has not reached it yet)."""
+    global _all_migrations
+    if _all_migrations is None:
+        from django.db.migrations.loader import MigrationLoader
+
+        _all_migrations = set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT app, name FROM "{schema_name}".django_migrations')
+        applied = set(cursor.fetchall())
+    return _all_migrations - applied
+
+
 def create_district(*, actor=None, slug: str, name_zh: str, name_en: str = "", modules=(),
                     branding: Branding | None = None, admin: AdminSpec | None = None,
                     domain: str | None = None, use_pool: bool = True, seed_template: str = "default") -> Created:
@@ -134,6 +151,15 @@ def create_district(*, actor=None, slug: str, name_zh: str, name_en: str = "", m
         district = District(schema_name=schema_name_for(slug), status=District.Status.PROVISIONING, **fields)
         district.save(verbosity=0)  # creates the schema by replaying every migration
         timings["migrate"] = time.perf_counter() - t
+    elif missing_migrations(district.schema_name):
+        # A stale spare (claimed mid-deploy): bring it up to date before anyone uses it.
+        from django.core.management import call_command
+
+        t = time.perf_counter()
+        log.warning("claimed spare %s was behind on migrations; migrating it now", district.schema_name)
+        call_command("migrate_schemas", schema_name=district.schema_name, interactive=False, verbosity=0)
+        connection.set_schema_to_public()
+        timings["catch_up"] = time.perf_counter() - t
     with transaction.atomic():
         Domain.objects.create(domain=domain, tenant=district, is_primary=True)
         t = time.perf_counter()

@@ -93,3 +93,21 @@ def test_management_command(capsys):
     out = capsys.readouterr().out
     assert "cmdcity.localhost" in out
     assert District.objects.get(slug="cmdcity").status == "active"
+
+
+def test_a_stale_spare_is_brought_up_to_date_before_use():
+    from tenants.services import missing_migrations
+
+    fill_pool(1)
+    spare = District.objects.filter(status="spare").order_by("created_at").first()
+    with connection.cursor() as cursor:  # as if the spare predates the newest notices migration
+        cursor.execute(f'DELETE FROM "{spare.schema_name}".django_migrations WHERE app = %s', ["notices"])
+        cursor.execute(f'DROP TABLE "{spare.schema_name}".notices_notice')
+    assert missing_migrations(spare.schema_name)
+    created = create_district(slug="stale", name_zh="旧池区", modules=["notices"], admin=AdminSpec("a", "pw-123456789"))
+    assert created.from_pool and "catch_up" in created.timings
+    assert not missing_migrations(created.district.schema_name)
+    with tenant_context(created.district):
+        from modules.notices.models import Notice
+
+        assert Notice.objects.count() == 1  # the table is back and seeded
