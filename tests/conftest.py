@@ -162,7 +162,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     broker_dir = settings.RUN_DIR / "broker"
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
         shutil.rmtree(broker_dir, ignore_errors=True)
-        for sub in ("in", "processed"):
+        for sub in ("in", "processed", "control"):
             (broker_dir / sub).mkdir(parents=True, exist_ok=True)
     else:
         from config.celery import app
