@@ -59,6 +59,12 @@ def _clean_state():
     MemorySender.outbox.clear()
     yield
     connection.set_schema_to_public()
+    # django-tenants' storage caches the media root and misses a test's MEDIA_ROOT override.
+    from django.core.files.storage import default_storage
+    from django.utils.functional import empty
+
+    if default_storage._wrapped is not empty:
+        default_storage._wrapped.__dict__.pop("relative_media_root", None)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from modules.registry import api
@@ -15,4 +15,8 @@ router.register("residents", api.ResidentViewSet, basename="resident")
 router.register("officials", api.OfficialViewSet, basename="official")
 router.register("merchants", api.MerchantViewSet, basename="merchant")
 
-urlpatterns = [path("me/", api.MyDataView.as_view(), name="me"), *router.urls]
+urlpatterns = [
+    path("me/", api.MyDataView.as_view(), name="me"),
+    path("", include("modules.registry.ledger_urls")),  # ledger imports and data audits
+    *router.urls,
+]

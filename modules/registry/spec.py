@@ -14,7 +14,14 @@ SPEC = ModuleSpec(
     always_on=True,
     api_urls="modules.registry.api_urls",
     portal_urls="modules.registry.urls",
-    nav=(NavEntry("我的家", "My household", "registry:me", icon="🏠", roles=("resident",)),),
+    nav=(
+        NavEntry("我的家", "My household", "registry:me", icon="🏠", roles=("resident",)),
+        NavEntry("台账导入", "Ledger import", "registry:ledger", icon="📥",
+                 roles=("district_admin", "community_staff"), staff=True),
+        NavEntry("数据核查", "Data audit", "registry:audit", icon="🔍",
+                 roles=("district_admin", "community_staff", "grid_worker", "grid_worker_part_time",
+                        "grid_worker_sector"), staff=True),
+    ),
     kpis={"residents": "modules.registry.selectors.resident_count"},
     config_schema={
         "type": "object",

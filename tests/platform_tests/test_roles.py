@@ -57,14 +57,15 @@ def test_scope_filtering_and_containment(kangbashi):
         assert in_scope(admin, qs, roles=[Role.DISTRICT_ADMIN], fields=fields).count() == qs.count()
         assert in_scope(grid, qs, roles=[Role.DISTRICT_ADMIN], fields=fields).count() == 0
         assert not has_role_for(grid, GRID_WORKERS, "grid", "G0102")
-        assert not scope_covers("community", "C01", "grid", "G0101")
-        register_containment(lambda k, c, tk, tc: k == "community" and tk == "grid" and tc.startswith(c[1:]))
+        assert not scope_covers("community", "C01", "grid", "G0101")  # no such grid in this district
+        rule = lambda k, c, tk, tc: k == "community" and tk == "grid" and tc.startswith(c[1:])  # noqa: E731
+        register_containment(rule)
         try:
             assert scope_covers("community", "C01", "grid", "01x")
         finally:
             from kernel import permissions
 
-            permissions._containment.clear()
+            permissions._containment.remove(rule)
 
 
 def test_role_scope_rules_and_last_admin(kangbashi):
