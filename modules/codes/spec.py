@@ -1,8 +1,7 @@
-"""Module spec: Codes (五码).
-
-Its pages, API and tasks arrive with the issue that builds this module; the spec, configuration
-schema and dependencies are fixed now so districts can be configured from day one."""
-from modules.spec import ModuleSpec
+"""Module spec: Codes (五码) — household, outdoor, merchant, official and stall codes; scanning,
+binding residents to households, print runs."""
+from kernel.roles import STAFF_ROLES
+from modules.spec import ModuleSpec, NavEntry, PeriodicTask
 
 SPEC = ModuleSpec(
     key="codes",
@@ -26,6 +25,21 @@ SPEC = ModuleSpec(
                     "property_manager": {"type": "boolean", "default": True},
                 },
             },
+            "error_correction": {"type": "string", "enum": ["M", "Q"], "default": "M",
+                                 "description": "QR error correction: M (15 %) or Q (25 %, for plates that get dirty)"},
+            "auto_bind": {"type": "boolean", "default": True,
+                          "description": "Bind at once when the ledger has the person at that household; "
+                                         "otherwise every binding waits for the grid worker"},
+            "invite_hours": {"type": "integer", "minimum": 1, "maximum": 720, "default": 72,
+                             "description": "How long a household head's invitation link stays valid"},
         },
     },
+    api_urls="modules.codes.api_urls",
+    portal_urls="modules.codes.urls",
+    nav=(NavEntry("五码", "Codes", "codes:index", icon="🔳", roles=tuple(STAFF_ROLES), staff=True),),
+    code_kinds=("household", "outdoor", "merchant", "official", "stall"),
+    kpis={"active_codes": "modules.codes.selectors.active_code_count",
+          "pending_bindings": "modules.codes.selectors.pending_binding_count"},
+    periodic_tasks=(PeriodicTask("modules.codes.tasks.requeue_stale_print_runs", 300),),
+    seed="modules.codes.services.seed",
 )

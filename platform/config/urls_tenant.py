@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("portal.api_urls")),
     *api_patterns(),
+    path("c/", include("modules.codes.scan_urls")),  # what a printed QR code opens: /c/<token>
     path("", include("portal.urls")),
     *portal_patterns(),
 ]

@@ -261,6 +261,9 @@ def seed_people(district: District, spec: dict) -> None:
         assign_role(actor=admin, user=user, role=role, scope_kind=kind, scope_code=code)
     places_key = spec.get("places", spec["slug"])
     seed_registry(district, admin, places_key)
+    from modules.codes.services import seed as seed_codes
+
+    seed_codes(actor=admin)  # every household, shop, stall and official gets its codes
     phone = RESIDENT_PHONES.get(places_key)
     if phone and not User.objects.filter(username="resident").exists():
         with transaction.atomic():
