@@ -206,7 +206,34 @@ def seed_registry(district: District, admin, places_key: str) -> int:
         for name, place, hours in STALLS:
             reg.create_merchant(actor=admin, name=name, kind="stall", grid=grids[0], licensed_place=place,
                                 licensed_hours=hours)
+        seed_ledger_problems(admin, region)
+    from modules.registry.audit import start_audit
+
+    start_audit(actor=admin, background=False)  # the audit page shows real findings from day one
     return people
+
+
+def seed_ledger_problems(admin, region: str) -> None:
+    """The kinds of mistakes the Xixia audit found in real ledgers, so the data audit has work."""
+    from stdnum.cn import ric
+
+    from modules.registry import services as reg
+    from modules.registry.models import Household, Resident
+
+    def number(body: str) -> str:
+        return body + ric.calc_check_digit(body + "0")
+
+    first, second = Household.objects.order_by("id")[:2]
+    moved = Resident.objects.filter(memberships__household=second).first()
+    reg.bind_resident(actor=admin, resident=moved, household=first)  # still on the old household too
+    crowded = Household.objects.filter(registered_size=3).order_by("-id").first()
+    for i in range(4):
+        reg.register_resident(actor=admin, name=f"租客{i + 1}", id_number=number(f"{region}199{i}0303{800 + i}"),
+                              household=crowded, relation="tenant")
+    reg.register_resident(actor=admin, name="刘建华", id_number=number(f"{region}19700512901"))  # no household
+    twin = Resident.objects.filter(memberships__isnull=False).order_by("id")[5]
+    reg.register_resident(actor=admin, name=twin.name,  # the same person typed with a wrong sequence number
+                          id_number=number(f"{region}{twin.birth_date:%Y%m%d}902"), household=second)
 
 
 def link_demo_resident(user, phone: str, admin, region: str) -> None:

@@ -28,6 +28,10 @@ def test_demo_district_is_seeded_with_people_places_and_rules():
         me = Resident.objects.get(user__username="resident")
         assert me.memberships.filter(ended_at__isnull=True).exists()
         assert me.id_number.startswith("150603")  # a Kangbashi number
+        from modules.registry.models import Finding
+
+        kinds = set(Finding.objects.values_list("kind", flat=True))
+        assert {"two_households", "over_capacity", "no_household", "duplicate_person"} <= kinds
     seed_district(spec)
     with tenant_context(district):
         assert Resident.objects.count() == residents
