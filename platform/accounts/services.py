@@ -116,8 +116,12 @@ def _user_for_phone(e164: str, index: str):
 def create_user(*, actor, username: str, password: str | None = None, display_name: str = "",
                 phone: str | None = None, is_staff: bool = False, is_superuser: bool = False):
     """Create a user of the current schema (district staff, or platform staff in public)."""
+    from kernel.errors import Conflict
+
     User = get_user_model()
     with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            raise Conflict(_("username: this username is taken."), fields={"username": [_("This username is taken.")]})
         user = User(username=username, display_name=display_name, is_staff=is_staff, is_superuser=is_superuser)
         if phone:
             e164 = normalize_phone(phone)

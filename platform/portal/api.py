@@ -345,9 +345,6 @@ class UserListView(generics.ListAPIView):
         data = NewUserSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        if get_user_model().objects.filter(username=v["username"]).exists():
-            raise DomainError("username: this username is taken.", code="conflict", status=409,
-                              fields={"username": ["This username is taken."]})
         try:
             with transaction.atomic():  # user and role together or not at all
                 user = create_user(actor=request.user, username=v["username"], password=v.get("password"),
