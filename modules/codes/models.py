@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kernel.models import JobStatus
 from kernel.personal import decrypt, mask_id_number
 
 TOKEN_BYTES = 16  # 128 bits of entropy, 22 URL-safe characters
@@ -188,11 +189,7 @@ def print_run_path(run: PrintRun, filename: str) -> str:
 class PrintRun(models.Model):
     """A community's or a street's codes as print-ready PDF sheets and a ZIP of SVGs, made by Celery."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("queued")
-        RUNNING = "running", _("running")
-        DONE = "done", _("done")
-        FAILED = "failed", _("failed")
+    Status = JobStatus
 
     class Scope(models.TextChoices):
         COMMUNITY = "community", _("community")

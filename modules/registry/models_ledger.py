@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kernel.models import JobStatus
+
 __all__ = ["ImportJob", "LedgerRow", "AuditRun", "Finding"]
 
 
@@ -33,11 +35,7 @@ class ImportJob(models.Model):
         CHECK = "check", _("dry run")
         IMPORT = "import", _("import")
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("queued")
-        RUNNING = "running", _("running")
-        DONE = "done", _("done")
-        FAILED = "failed", _("failed")
+    Status = JobStatus
 
     class Format(models.TextChoices):
         XLSX = "xlsx", "Excel (.xlsx)"
@@ -135,11 +133,7 @@ class AuditRun(models.Model):
     """One pass of the data audit over the whole district, with how many problems of each kind it
     found (dismissed findings are not counted: a grid worker said they are not problems)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("queued")
-        RUNNING = "running", _("running")
-        DONE = "done", _("done")
-        FAILED = "failed", _("failed")
+    Status = JobStatus
 
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

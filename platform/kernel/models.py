@@ -6,8 +6,19 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from kernel.roles import Role, ScopeKind
+
+
+class JobStatus(models.TextChoices):
+    """The states of every long piece of work that runs in Celery with visible progress
+    (ledger imports, data audits, print runs)."""
+
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
 
 
 class AuditEntry(models.Model):
