@@ -167,6 +167,7 @@ else:
 
 # --- Celery (tenant-aware) ----------------------------------------------------------------------
 RUN_DIR = Path(os.environ.get("MASHANG_RUN_DIR", ROOT / ".run" / (f"test-{TEST_RUN}" if TESTING else "dev")))
+RUN_DIR.mkdir(parents=True, exist_ok=True)  # worker logs, beat schedule, and the filesystem broker
 if REDIS_URL:
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
