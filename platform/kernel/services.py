@@ -5,6 +5,7 @@ import jsonschema
 from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from kernel import audit
 from kernel.errors import DomainError
@@ -28,6 +29,39 @@ def _path(error: jsonschema.ValidationError) -> str:
     return ".".join(p for p in parts if p) or "(config)"
 
 
+TYPE_NAMES = {"integer": gettext_noop("a whole number"), "number": gettext_noop("a number"), "string": gettext_noop("text"),
+              "boolean": gettext_noop("true or false"), "array": gettext_noop("a list"), "object": gettext_noop("an object")}
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """The validator's complaint in the admin's language (jsonschema itself speaks English only)."""
+    v, expected = error.validator, error.validator_value
+    if v == "type":
+        kind = expected if isinstance(expected, str) else expected[0]
+        return _("must be %(type)s") % {"type": _(TYPE_NAMES.get(kind, kind))}
+    if v in ("minimum", "exclusiveMinimum"):
+        return _("must be at least %(n)s") % {"n": expected}
+    if v in ("maximum", "exclusiveMaximum"):
+        return _("must be at most %(n)s") % {"n": expected}
+    if v == "enum":
+        return _("must be one of: %(values)s") % {"values": ", ".join(map(str, expected))}
+    if v == "required":
+        return _("is required")
+    if v == "additionalProperties":
+        return _("is not a setting of this module")
+    if v == "minLength":
+        return _("is too short (at least %(n)s characters)") % {"n": expected}
+    if v == "maxLength":
+        return _("is too long (at most %(n)s characters)") % {"n": expected}
+    if v == "minItems":
+        return _("needs at least %(n)s items") % {"n": expected}
+    if v == "uniqueItems":
+        return _("has the same item twice")
+    if v == "pattern":
+        return _("has characters that are not allowed here")
+    return error.message
+
+
 def validate_config(module_key: str, data) -> None:
     spec = catalog.get(module_key)
     if spec is None:
@@ -37,7 +71,7 @@ def validate_config(module_key: str, data) -> None:
     if errors:
         fields: dict[str, list[str]] = {}
         for err in errors:
-            fields.setdefault(_path(err), []).append(err.message)
+            fields.setdefault(_path(err), []).append(_message(err))
         first = next(iter(fields))
         raise ConfigInvalid(_("The configuration is not valid: %(field)s: %(msg)s")
                             % {"field": first, "msg": fields[first][0]}, fields=fields)

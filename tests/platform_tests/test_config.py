@@ -105,3 +105,13 @@ def test_branding_logo_is_checked_by_content_and_served_to_its_district_only(kan
     assert response.status_code == 400 and "primary_color" in response.json()["error"]["fields"]
     ok = admin.patch("/api/v1/settings/branding/", {"primary_color": "#123456"}, format="json")
     assert ok.status_code == 200 and ok.json()["primary_color"] == "#123456"
+
+
+def test_config_errors_speak_the_admins_language(kangbashi):
+    admin = client_for(kangbashi, admin_of(kangbashi))
+    base = admin.get(URL).json()["data"]
+    english = admin.put(URL, {"data": {**base, "grab_cap_per_worker": 0}}, format="json").json()["error"]
+    assert english["fields"]["grab_cap_per_worker"] == ["must be at least 1"]
+    admin.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    chinese = admin.put(URL, {"data": {**base, "grab_cap_per_worker": "x"}}, format="json").json()["error"]
+    assert chinese["fields"]["grab_cap_per_worker"] == ["必须是整数"]
