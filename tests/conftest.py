@@ -49,6 +49,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
         connection.set_schema_to_public()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_first(django_db_setup):
+    """Every run builds the test database first, so no test can reach the developer's database
+    through django_db_blocker (pytest-django only sets it up when a selected test asks for it)."""
+
+
 @pytest.fixture(autouse=True)
 def _clean_state():
     from kernel.sms import MemorySender

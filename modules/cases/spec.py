@@ -1,8 +1,6 @@
-"""Module spec: Cases (码上解决).
-
-Its pages, API and tasks arrive with the issue that builds this module; the spec, configuration
-schema and dependencies are fixed now so districts can be configured from day one."""
-from modules.spec import ModuleSpec
+"""Module spec: Cases (码上解决) — intake, routing by the responsibility list, dispatch and grab,
+time limits and escalation, answers to the end."""
+from modules.spec import ModuleSpec, PeriodicTask
 
 SPEC = ModuleSpec(
     key="cases",
@@ -23,6 +21,17 @@ SPEC = ModuleSpec(
             "auto_close_days": {"type": "integer", "minimum": 1, "maximum": 60, "default": 7},
             "anonymous_reports": {"type": "boolean", "default": True},
             "max_video_mb": {"type": "integer", "minimum": 1, "maximum": 200, "default": 30},
+            "reopen_days": {"type": "integer", "minimum": 0, "maximum": 60, "default": 7,
+                            "description": "Days after the result during which the reporter may reopen"},
+            "escalation_step_hours": {"type": "integer", "minimum": 1, "maximum": 720, "default": 24,
+                                      "description": "Time an escalated owner has before the next level"},
+            "ref_prefix": {"type": "string", "pattern": "^([A-Z]{2,6})?$", "default": "",
+                           "description": "Prefix of reference numbers (e.g. KBS); empty: from the district"},
         },
     },
+    api_urls="modules.cases.api_urls",
+    periodic_tasks=(PeriodicTask("modules.cases.tasks.sweep", 300),),
+    kpis={"open_cases": "modules.cases.selectors.open_case_kpi",
+          "overdue_cases": "modules.cases.selectors.overdue_case_kpi"},
+    seed="modules.cases.services.seed",
 )

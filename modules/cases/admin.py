@@ -1,0 +1,55 @@
+"""Django admin of the cases module: reference data is editable; cases and the published
+responsibility lists are read-only here (they change through services, with audit and timeline)."""
+from django.contrib import admin
+
+from modules.cases.models import Case, CaseEvent, Category, Holiday, ResponsibilityItem, ResponsibilityList
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("code", "name_zh", "name_en", "assign_mode", "active")
+    list_filter = ("assign_mode", "active")
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ("date", "is_working_day", "name")
+    list_filter = ("is_working_day",)
+    date_hierarchy = "date"
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ItemInline(ReadOnlyMixin, admin.TabularInline):
+    model = ResponsibilityItem
+    extra = 0
+
+
+@admin.register(ResponsibilityList)
+class ResponsibilityListAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("version", "is_current", "published_at", "published_by", "note")
+    inlines = [ItemInline]
+
+
+class EventInline(ReadOnlyMixin, admin.TabularInline):
+    model = CaseEvent
+    extra = 0
+    fields = ("at", "actor", "kind", "from_status", "to_status", "note")
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("ref", "title", "channel", "category", "status", "assignee", "owner_level", "resolution_due")
+    list_filter = ("status", "channel", "category", "owner_level")
+    search_fields = ("ref", "title")
+    exclude = ("reporter_contact_encrypted", "reporter_contact_index")
+    inlines = [EventInline]

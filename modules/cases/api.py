@@ -1,0 +1,254 @@
+"""The cases API: thin views over services and selectors. Errors come out in the one error shape."""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kernel.errors import DomainError, NotAllowed
+from kernel.permissions import has_role
+from kernel.roles import STAFF_ROLES, Role
+from modules.cases import selectors, services
+from modules.cases.models import Case, CaseParticipant, Category, OwnerLevel
+
+
+def _actor(request):
+    return request.user if request.user.is_authenticated else None
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category_name = serializers.CharField(source="category.name_zh", read_only=True)
+    grid = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    community = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    rlist_version = serializers.IntegerField(source="rlist.version", read_only=True, default=None)
+    parent = serializers.SlugRelatedField(slug_field="ref", read_only=True)
+    reporter_contact = serializers.CharField(source="reporter_contact_masked", read_only=True)
+    owner_level = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = ["id", "ref", "channel", "category", "category_name", "title", "description", "status", "grid",
+                  "community", "household", "compound", "latitude", "longitude", "reporter_contact", "assign_mode",
+                  "assignee", "responsible_kind", "responsible_code", "rlist_version", "submitted_at",
+                  "response_due", "resolution_due", "responded_at", "resolved_at", "closed_at", "escalation_level",
+                  "owner_level", "parent", "reject_reason", "rating", "result", "reopen_count"]
+        read_only_fields = fields
+
+    def get_owner_level(self, obj) -> str:
+        return OwnerLevel(obj.owner_level).name.lower()
+
+
+class EventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(source="actor.username", default=None)
+    kind = serializers.CharField()
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    note = serializers.CharField()
+    data = serializers.JSONField()
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = CaseParticipant
+        fields = ["kind", "user", "department_code", "added_at"]
+
+
+class CaseDetailSerializer(CaseSerializer):
+    timeline = serializers.SerializerMethodField()
+    participants = ParticipantSerializer(many=True, read_only=True)
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "participants", "timeline"]
+        read_only_fields = fields
+
+    @extend_schema_field(EventSerializer(many=True))
+    def get_timeline(self, obj) -> list[dict]:
+        return EventSerializer(selectors.timeline(obj), many=True).data
+
+
+class SubmitSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=Case.Channel.choices, default=Case.Channel.SNAP)
+    category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.filter(active=True))
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    household = serializers.IntegerField(required=False, allow_null=True)
+    compound = serializers.CharField(required=False, allow_blank=True, help_text="compound code")
+    grid = serializers.CharField(required=False, allow_blank=True, help_text="grid code")
+    community = serializers.CharField(required=False, allow_blank=True, help_text="community code")
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True,
+                                        min_value=-90, max_value=90)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True,
+                                         min_value=-180, max_value=180)
+    contact = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def places(self) -> dict:
+        from modules.registry.models import Community, Compound, Grid, Household
+
+        data, out = self.validated_data, {}
+        for name, model, field in (("household", Household, "pk"), ("compound", Compound, "code"),
+                                   ("grid", Grid, "code"), ("community", Community, "code")):
+            value = data.get(name)
+            if value in (None, ""):
+                continue
+            obj = model.objects.filter(**{field: value}).first()
+            if obj is None:
+                raise DomainError(f"Unknown {name}.", fields={name: ["Not found."]})
+            out[name] = obj
+        return out
+
+
+class SubmitOrReadPermission(BasePermission):
+    """Anyone may submit (the service refuses anonymous reports where the district turned them off);
+    reading lists needs a signed-in user."""
+
+    def has_permission(self, request, view):
+        return request.method == "POST" or bool(request.user and request.user.is_authenticated)
+
+
+class CaseList(generics.ListAPIView):
+    serializer_class = CaseSerializer
+    permission_classes = [SubmitOrReadPermission]
+    filterset_fields = ["status", "channel", "category__code", "grid__code", "community__code"]
+    ordering_fields = ["submitted_at", "resolution_due", "id"]
+
+    def get_queryset(self):
+        return selectors.cases_for(self.request.user).select_related("rlist", "parent")
+
+    @extend_schema(summary="Submit a case", request=SubmitSerializer, responses={201: CaseSerializer})
+    def post(self, request):
+        data = SubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = {k: v for k, v in data.validated_data.items()
+                  if k not in {"household", "compound", "grid", "community"}}
+        values["idempotency_key"] = values.get("idempotency_key") or request.headers.get("Idempotency-Key") or None
+        case = services.submit_case(actor=_actor(request), **values, **data.places())
+        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDetail(generics.RetrieveAPIView):
+    serializer_class = CaseDetailSerializer
+
+    def get_queryset(self):
+        return selectors.cases_for(self.request.user).select_related("rlist", "parent").prefetch_related(
+            "participants__user")
+
+
+class Pool(generics.ListAPIView):
+    """Cases in the pool the signed-in grid worker may grab."""
+
+    serializer_class = CaseSerializer
+    filterset_fields = ["category__code", "grid__code"]
+
+    def get_queryset(self):
+        return selectors.pool_for(self.request.user).select_related("rlist", "parent")
+
+
+class ActionSerializer(serializers.Serializer):
+    result = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    verified = serializers.BooleanField(required=False, default=True)
+    rating = serializers.IntegerField(required=False, min_value=1, max_value=5)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    unit_kind = serializers.CharField(required=False, allow_blank=True)
+    unit_code = serializers.CharField(required=False, allow_blank=True)
+    parent = serializers.CharField(required=False, allow_blank=True, help_text="ref or id of the parent case")
+    kind = serializers.ChoiceField(choices=CaseParticipant.Kind.choices, required=False)
+    username = serializers.CharField(required=False, allow_blank=True)
+    department_code = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+def _parent(user, value: str) -> Case | None:
+    if not value:
+        return None
+    qs = selectors.cases_for(user)
+    case = qs.filter(ref=value).first() or (qs.filter(pk=int(value)).first() if value.isdigit() else None)
+    if case is None:
+        raise DomainError("Unknown parent case.", fields={"parent": ["Not found."]})
+    return case
+
+
+ACTIONS = {
+    "grab": lambda u, c, d: services.grab_case(actor=u, case=c),
+    "accept": lambda u, c, d: services.accept_case(actor=u, case=c),
+    "start": lambda u, c, d: services.start_case(actor=u, case=c),
+    "resolve": lambda u, c, d: services.resolve_case(actor=u, case=c, result=d.get("result", ""),
+                                                     verified=d.get("verified", True)),
+    "confirm": lambda u, c, d: services.confirm_and_rate(actor=u, case=c, rating=d.get("rating"),
+                                                         comment=d.get("comment", "")),
+    "reopen": lambda u, c, d: services.reopen_case(actor=u, case=c, reason=d.get("reason", "")),
+    "transfer": lambda u, c, d: services.transfer_case(actor=u, case=c, unit_kind=d.get("unit_kind", ""),
+                                                       unit_code=d.get("unit_code", ""), reason=d.get("reason", "")),
+    "reject": lambda u, c, d: services.reject_case(actor=u, case=c, reason=d.get("reason", ""),
+                                                   note=d.get("note", ""), parent=_parent(u, d.get("parent", ""))),
+    "link-duplicate": lambda u, c, d: services.link_duplicate(actor=u, case=c, parent=_parent(u, d.get("parent", ""))
+                                                              or _missing("parent")),
+    "participants": lambda u, c, d: services.add_participant(
+        actor=u, case=c, kind=d.get("kind", ""), department_code=d.get("department_code", ""),
+        user=get_user_model().objects.filter(username=d.get("username") or None).first()) and c,
+}
+
+
+def _missing(field: str):
+    raise DomainError(f"{field} is required.", fields={field: ["Required."]})
+
+
+class CaseAction(APIView):
+    """POST /<id>/<action>/: grab, accept, start, resolve, confirm, reopen, transfer, reject,
+    link-duplicate, participants. 409 when the case is not in a state that allows it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ActionSerializer, responses={200: CaseDetailSerializer})
+    def post(self, request, pk: int, action: str):
+        if action not in ACTIONS:
+            raise DomainError("Unknown action.", code="not_found", status=404)
+        visible = selectors.cases_for(request.user)
+        if action == "grab":
+            visible = visible | selectors.pool_for(request.user)
+        case = get_object_or_404(Case.objects.filter(pk__in=visible.values("pk")), pk=pk)
+        data = ActionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ACTIONS[action](request.user, case, data.validated_data)
+        case = Case.objects.select_related("rlist", "parent").get(pk=case.pk)
+        return Response(CaseDetailSerializer(case).data)
+
+
+class Duplicates(APIView):
+    """Cases that may be the same problem (any channel), for the handler to link."""
+
+    @extend_schema(responses={200: CaseSerializer(many=True)})
+    def get(self, request, pk: int):
+        case = get_object_or_404(selectors.cases_for(request.user), pk=pk)
+        if not (case.assignee_id == request.user.pk or services.supervises(request.user, case)):
+            raise NotAllowed("Only the case's handler or its supervisors look for duplicates.")
+        visible = set(selectors.cases_for(request.user).values_list("pk", flat=True))
+        found = [(c, score) for c, score in selectors.duplicate_candidates(case) if c.pk in visible]
+        return Response({"results": [CaseSerializer(c).data | {"similarity": score} for c, score in found]})
+
+
+class Figures(APIView):
+    """Reply and resolution rates, median times, overdue count and workload, per grid / worker /
+    department, over the cases the caller may see."""
+
+    @extend_schema(parameters=[OpenApiParameter("by", enum=["grid", "worker", "department"], default="grid")])
+    def get(self, request):
+        if not has_role(request.user, *STAFF_ROLES, Role.OFFICIAL):
+            raise NotAllowed("Figures are for staff.")
+        by = request.query_params.get("by", "grid")
+        if by not in {"grid", "worker", "department"}:
+            raise DomainError("by is grid, worker or department.", fields={"by": ["Unknown."]})
+        return Response({"by": by, "results": selectors.figures(by=by, cases=selectors.cases_for(request.user))})
+
+
+__all__ = ["CaseAction", "CaseDetail", "CaseList", "Figures", "Pool"]

@@ -1,0 +1,12 @@
+"""Celery tasks of the cases module (run in their district's schema, tenant-schemas-celery)."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from modules.cases import services
+
+
+@shared_task(name="modules.cases.tasks.sweep")
+def sweep() -> dict:
+    """The time-limit sweep: escalate overdue cases one level, close quiet resolved ones."""
+    return {"escalated": services.escalate_overdue(), "auto_closed": services.auto_close()}
