@@ -68,3 +68,12 @@ def world(kangbashi) -> World:
 def in_district(world):
     with tenant_context(world.district):
         yield world
+
+
+@pytest.fixture(autouse=True)
+def _english_messages():
+    """Service-level tests read the English messages (requests choose their language themselves)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
