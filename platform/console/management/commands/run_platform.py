@@ -37,5 +37,7 @@ class Command(BaseCommand):
                         worker.kill()
 
             atexit.register(stop)
+            # `kill` (SIGTERM) must stop the worker too: turn it into a normal exit so atexit runs.
+            signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
             self.stdout.write(f"Celery worker started (pid {worker.pid}); broker {settings.CELERY_BROKER_URL}")
         call_command("runserver", f"0.0.0.0:{o['port']}", use_reloader=False)
