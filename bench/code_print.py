@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import shutil
 import sys
 import time
 
@@ -69,7 +68,6 @@ def main() -> int:
     n = int(os.environ.get("BENCH_CODES", "30000"))
     per_sheet = int(os.environ.get("BENCH_PER_SHEET", "8"))
     setup_django()
-    from django.conf import settings
     from django.db import connection
     from django_tenants.utils import tenant_context
 
@@ -79,13 +77,11 @@ def main() -> int:
     from tenants.services import create_district
 
     slug = bench_slug()
-    schema = None
     try:
         log(f"district {slug}: migrating a fresh schema …")
         with quiet_stdout():
             district = create_district(slug=slug, name_zh="基准区", name_en="Bench", modules=["registry", "codes"],
                                        use_pool=False).district
-        schema = district.schema_name
         with tenant_context(district):
             started = time.perf_counter()
             community = build_community(n)
@@ -129,8 +125,6 @@ def main() -> int:
     finally:
         connection.set_schema_to_public()
         drop_district(slug=slug)
-        if schema:
-            shutil.rmtree(os.path.join(settings.MEDIA_ROOT, schema), ignore_errors=True)
     return 0
 
 

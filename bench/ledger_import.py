@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import time
 
 from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
@@ -92,7 +91,6 @@ def ledger_file(rows: int, compounds) -> tuple[bytes, int]:
 def main() -> int:
     rows = int(os.environ.get("BENCH_ROWS", "15000"))
     setup_django()
-    from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
     from django_tenants.utils import tenant_context
@@ -102,14 +100,12 @@ def main() -> int:
     from tenants.services import AdminSpec, create_district
 
     slug = bench_slug()
-    schema = None
     try:
         with quiet_stdout():
             created = create_district(slug=slug, name_zh="基准台账区", name_en="Bench ledger", modules=["registry"],
                                       admin=AdminSpec(username="admin", password="bench-pass-12345"),
                                       use_pool=False)
         district, admin = created.district, created.admin
-        schema = district.schema_name
         with tenant_context(district):
             compounds = build_places(admin)
             started = time.perf_counter()
@@ -146,8 +142,6 @@ def main() -> int:
     finally:
         connection.set_schema_to_public()
         drop_district(slug=slug)
-        if schema:
-            shutil.rmtree(os.path.join(settings.MEDIA_ROOT, schema), ignore_errors=True)
     return 0
 
 

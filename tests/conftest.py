@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +37,17 @@ def host(slug: str) -> str:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """After pytest-django built and migrated the test database: the test districts."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from tenants.models import District
     from tenants.services import AdminSpec, create_district
 
+    built = None
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # pytest-django builds the test database only when a selected test asks for `db`; tests on
+            # committed data (a real worker, a browser) need it all the same.
+            built = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         assert connection.settings_dict["NAME"].startswith("test_"), "refusing to seed a non-test database"
         connection.set_schema_to_public()
         for slug, modules in TEST_DISTRICTS.items():
@@ -47,6 +55,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
                 create_district(slug=slug, name_zh=f"{slug}区", name_en=slug.title(), modules=modules,
                                 admin=AdminSpec(username="admin", password=PASSWORD), use_pool=False)
         connection.set_schema_to_public()
+    yield
+    if built is not None:
+        with django_db_blocker.unblock():
+            teardown_databases(built, verbosity=0)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -218,3 +230,66 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
             return value
         time.sleep(interval)
     return predicate()
+
+
+# --- headless Chromium against the real WSGI app --------------------------------------------------
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                    reason="Debian chromium is not installed (CI installs it)")
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """The real WSGI app on 127.0.0.1 (threaded), reading the committed test districts. Returns a
+    template: ``live_server_url.format(host="laixi.localhost")``."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class ThreadingServer(WSGIServer):
+        daemon_threads = True
+
+        def process_request(self, request, client_address):
+            threading.Thread(target=self._handle, args=(request, client_address), daemon=True).start()
+
+        def _handle(self, request, client_address):
+            try:
+                self.finish_request(request, client_address)
+            finally:
+                self.shutdown_request(request)
+                from django.db import connections
+
+                connections.close_all()
+
+    server = make_server("127.0.0.1", 0, WSGIHandler(), server_class=ThreadingServer, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    with django_db_blocker.unblock():
+        thread.start()
+        yield f"http://{{host}}:{server.server_port}"
+        server.shutdown()
+
+
+@contextmanager
+def chromium():
+    """A headless Chromium (Debian's), launched with the flags this closed network needs. Playwright
+    runs an event loop while it is open, so database reads go before or after this block."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
+        try:
+            yield browser
+        finally:
+            browser.close()

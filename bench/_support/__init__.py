@@ -94,3 +94,10 @@ def drop_district(*, slug: str | None = None, schema_name: str | None = None) ->
     with connection.cursor() as cursor:
         for schema in schemas:
             cursor.execute(f"DROP SCHEMA IF EXISTS {connection.ops.quote_name(schema)} CASCADE")
+    import shutil
+    from pathlib import Path
+
+    from django.conf import settings
+
+    for schema in schemas:  # and its uploaded files (media/<schema>/...)
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / schema, ignore_errors=True)

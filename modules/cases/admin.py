@@ -2,6 +2,7 @@
 responsibility lists are read-only here (they change through services, with audit and timeline)."""
 from django.contrib import admin
 
+from kernel.admin import ReadOnlyAdminMixin
 from modules.cases.models import Case, CaseEvent, Category, Holiday, ResponsibilityItem, ResponsibilityList
 
 
@@ -18,36 +19,25 @@ class HolidayAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ItemInline(ReadOnlyMixin, admin.TabularInline):
+class ItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ResponsibilityItem
     extra = 0
 
 
 @admin.register(ResponsibilityList)
-class ResponsibilityListAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ResponsibilityListAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("version", "is_current", "published_at", "published_by", "note")
     inlines = [ItemInline]
 
 
-class EventInline(ReadOnlyMixin, admin.TabularInline):
+class EventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CaseEvent
     extra = 0
     fields = ("at", "actor", "kind", "from_status", "to_status", "note")
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("ref", "title", "channel", "category", "status", "assignee", "owner_level", "resolution_due")
     list_filter = ("status", "channel", "category", "owner_level")
     search_fields = ("ref", "title")

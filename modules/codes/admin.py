@@ -2,18 +2,12 @@
 shown here; changes go through the portal and the API (services), which audit them."""
 from django.contrib import admin
 
+from kernel.admin import ReadOnlyAdminMixin
 from modules.codes.models import BindingRequest, Code, HouseholdInvite, PrintRun
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnly(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(Code)

@@ -173,12 +173,7 @@ def request_binding(*, user, code: Code, name: str, id_number: str) -> BindingRe
     if code.kind != Code.Kind.HOUSEHOLD or not code.is_active:
         raise DomainError(_("token: scan the household code (户内码) inside your home to bind."),
                           fields={"token": [_("Not an active household code.")]})
-    name = (name or "").strip()
-    if not name:
-        raise _required("name", _("Enter your name as in your ID card."))
-    fields = registry.personal_fields(id_number=id_number)
-    if not fields:
-        raise _required("id_number", _("Enter your ID number."))
+    name, fields = _identity(user, name, id_number)
     household = code.household
     with transaction.atomic():
         mine = Resident.objects.filter(user=user).first()
@@ -293,8 +288,8 @@ def create_invite(*, actor, household: Household, relation: str = Membership.Rel
     return invite
 
 
-def accept_invite(*, user, invite: HouseholdInvite, name: str, id_number: str) -> Membership:
-    """The invited person (signed in) gives name and ID number and is bound: the head vouched."""
+def _identity(user, name: str, id_number: str) -> tuple[str, dict]:
+    """A signed-in person's name and ID number, checked; the ID number encrypted and indexed."""
     if not getattr(user, "is_authenticated", False):
         raise NotAllowed(_("Sign in with your phone number first."), code="not_authenticated", status=401)
     name = (name or "").strip()
@@ -303,6 +298,12 @@ def accept_invite(*, user, invite: HouseholdInvite, name: str, id_number: str) -
     fields = registry.personal_fields(id_number=id_number)
     if not fields:
         raise _required("id_number", _("Enter your ID number."))
+    return name, fields
+
+
+def accept_invite(*, user, invite: HouseholdInvite, name: str, id_number: str) -> Membership:
+    """The invited person (signed in) gives name and ID number and is bound: the head vouched."""
+    name, fields = _identity(user, name, id_number)
     with transaction.atomic():
         invite = HouseholdInvite.objects.select_for_update().select_related("household").get(pk=invite.pk)
         if invite.used_at is not None:

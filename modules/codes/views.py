@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from kernel.errors import DomainError
-from kernel.permissions import has_role
+from kernel.permissions import has_role, role_required
 from kernel.roles import STAFF_ROLES
 from modules.codes import selectors, services
 from modules.codes.models import BindingRequest, Code, PrintRun
@@ -28,18 +28,6 @@ def _error_page(request, status: int, code: str, title_zh: str, title_en: str, d
 
     return error_response(request, status, code, title_zh, title_en, detail_zh, detail_en,
                           district=getattr(request, "tenant", None))
-
-
-def _staff_only(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not has_role(request.user, *STAFF_ROLES):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
 
 
 # --- scanning ------------------------------------------------------------------------------------------
@@ -102,7 +90,7 @@ def bind(request, token: str):
     return render(request, "codes/bind.html", ctx)
 
 
-@_staff_only
+@role_required(*STAFF_ROLES)
 def bindings(request):
     """Staff: binding requests waiting in their area, to approve or reject."""
     status = request.GET.get("status") or BindingRequest.Status.PENDING
@@ -111,7 +99,7 @@ def bindings(request):
                                                    "relations": Membership.Relation.choices})
 
 
-@_staff_only
+@role_required(*STAFF_ROLES)
 @require_POST
 def decide(request, pk: int):
     row = get_object_or_404(selectors.bindings_for(request.user, status=None), pk=pk)
@@ -187,7 +175,7 @@ def remove_member(request, token: str, membership: int):
 
 # --- staff ---------------------------------------------------------------------------------------------
 
-@_staff_only
+@role_required(*STAFF_ROLES)
 def index(request):
     return render(request, "codes/index.html", {
         "pending": selectors.bindings_for(request.user).count(),
@@ -196,7 +184,7 @@ def index(request):
     })
 
 
-@_staff_only
+@role_required(*STAFF_ROLES)
 def code_detail(request, token: str):
     """A code seen by staff of its area: its history, and re-issue when a plate is lost."""
     try:
@@ -221,7 +209,7 @@ def code_detail(request, token: str):
         "can_manage": selectors.may_manage(request.user, code.target)})
 
 
-@_staff_only
+@role_required(*STAFF_ROLES)
 def print_runs(request):
     """Print runs of the staff member's area; a new one for a community or a street."""
     if request.method == "POST":
@@ -240,13 +228,13 @@ def print_runs(request):
         "per_sheet": selectors.config()["codes_per_sheet"], "layouts": (1, 2, 4, 6, 8, 12, 24)})
 
 
-@_staff_only
+@role_required(*STAFF_ROLES)
 def print_run(request, pk: int):
     run = get_object_or_404(selectors.print_runs_for(request.user), pk=pk)
     return render(request, "codes/print_run.html", {"run": run})
 
 
-@_staff_only
+@role_required(*STAFF_ROLES)
 def print_run_file(request, pk: int, part: str):
     run = get_object_or_404(selectors.print_runs_for(request.user), pk=pk)
     field = {"pdf": run.pdf, "zip": run.zip}.get(part)

@@ -3,20 +3,17 @@ rejected rows) and the data audit (counts over time, findings with confirm / fix
 Thin: parse the form, call a service or selector, render."""
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.errors import DomainError
-from kernel.permissions import has_role
+from kernel.permissions import has_role, role_required
 from modules.registry import audit, ledger, selectors
 from modules.registry.models import Finding, LedgerRow
 from modules.registry.models_ledger import FINDING_KINDS
@@ -24,28 +21,7 @@ from modules.registry.models_ledger import FINDING_KINDS
 PAGE_SIZE = 50
 
 
-def staff_only(*roles):
-    def decorate(view):
-        @login_required
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not has_role(request.user, *roles):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
-
-
-def _api_url(name: str, **kwargs) -> str:
-    try:
-        return reverse(f"api-registry:{name}", kwargs=kwargs)
-    except NoReverseMatch:  # the API routes are not mounted: the page still works, without polling
-        return ""
-
-
-@staff_only(*ledger.IMPORTERS)
+@role_required(*ledger.IMPORTERS)
 @require_http_methods(["GET", "POST"])
 def ledger_upload(request):
     if request.method == "POST":
@@ -64,7 +40,7 @@ def ledger_upload(request):
         "tab": "ledger", "jobs": jobs, "columns": ledger.COLUMNS, "max_mb": ledger.MAX_UPLOAD_BYTES // 2**20})
 
 
-@staff_only(*ledger.IMPORTERS)
+@role_required(*ledger.IMPORTERS)
 @require_http_methods(["GET", "POST"])
 def ledger_job(request, pk: int):
     job = get_object_or_404(ledger.jobs_for(request.user), pk=pk)
@@ -84,7 +60,7 @@ def ledger_job(request, pk: int):
                **ledger.row_preview(r, job, full=full)} for r in page]
     return render(request, "registry/ledger_job.html", {
         "tab": "ledger", "job": job, "page": page, "report": report, "show": shown,
-        "busy": job.status in ("queued", "running"), "poll_url": _api_url("ledger-import-detail", pk=job.pk),
+        "busy": job.status in ("queued", "running"), "poll_url": reverse("api-registry:ledger-import-detail", kwargs={"pk": job.pk}),
         "can_confirm": job.phase == "check" and job.status == "done" and job.valid_count > 0,
         "problem_counts": [(code, n, ledger.PROBLEM_LABELS.get(code, (code, code))) for code, n in
                            job.problem_counts.items()],
@@ -92,7 +68,7 @@ def ledger_job(request, pk: int):
     })
 
 
-@staff_only(*ledger.IMPORTERS)
+@role_required(*ledger.IMPORTERS)
 def ledger_rejected(request, pk: int):
     job = get_object_or_404(ledger.jobs_for(request.user), pk=pk)
     try:
@@ -106,7 +82,7 @@ def ledger_rejected(request, pk: int):
     return response
 
 
-@staff_only(*audit.HANDLERS)
+@role_required(*audit.HANDLERS)
 def audit_page(request):
     findings = audit.findings_for(request.user)
     kind, status = request.GET.get("kind", ""), request.GET.get("status", "todo")
@@ -142,7 +118,7 @@ def _back(request, fallback: str):
     return redirect(fallback)
 
 
-@staff_only(*audit.RUNNERS)
+@role_required(*audit.RUNNERS)
 @require_POST
 def audit_run(request):
     try:
@@ -156,7 +132,7 @@ def audit_run(request):
     return redirect("registry:audit")
 
 
-@staff_only(*audit.HANDLERS)
+@role_required(*audit.HANDLERS)
 @require_POST
 def finding_resolve(request, pk: int):
     finding = get_object_or_404(audit.findings_for(request.user), pk=pk)

@@ -63,6 +63,26 @@ def in_scope(user, qs: QuerySet, *, roles: Iterable[str], fields: dict[str, str]
     return qs.filter(condition)
 
 
+def role_required(*roles: str):
+    """Page-view decorator: sign in first, then hold one of ``roles`` (anywhere in the district)."""
+    from functools import wraps
+
+    from django.contrib.auth.decorators import login_required
+    from django.core.exceptions import PermissionDenied
+
+    def decorate(view):
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
 def HasRole(*roles: str) -> type[BasePermission]:  # noqa: N802 - reads like a class in permission_classes
     """DRF permission: the user must hold one of ``roles`` (anywhere in the district)."""
 

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.services import AuthError, request_code, verify_code
 from kernel.errors import DomainError
 from kernel.models import AuditEntry, RoleAssignment
-from kernel.permissions import has_role
+from kernel.permissions import role_required
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import config_versions, module_config
 from kernel.services import assign_role, restore_module_config, revoke_role, update_module_config
@@ -88,16 +88,7 @@ def me(request):
 
 # --- the district admin's settings --------------------------------------------------------------------
 
-def admin_only(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not has_role(request.user, Role.DISTRICT_ADMIN):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
+admin_only = role_required(Role.DISTRICT_ADMIN)
 
 
 @admin_only

@@ -5,36 +5,20 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
-from wsgiref.simple_server import make_server
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django_tenants.utils import tenant_context
 
 from tests.codes.conftest import build_place, destroy_place, id_number, issue_all
-from tests.platform_tests.test_browser import ARTIFACTS, CHROMIUM, QuietHandler, ThreadingServer
+from tests.conftest import ARTIFACTS, chromium, needs_chromium
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None and not __import__("os").environ.get("CI"),
-                                 reason="Debian chromium is not installed (CI installs it)")]
+pytestmark = [pytest.mark.browser, needs_chromium]
 PHONE = "13566667777"
 
 
-@pytest.fixture
-def server(django_db_setup, django_db_blocker):
-    httpd = make_server("127.0.0.1", 0, WSGIHandler(), server_class=ThreadingServer, handler_class=QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    with django_db_blocker.unblock():
-        thread.start()
-        yield f"http://worker.localhost:{httpd.server_port}"
-        httpd.shutdown()
-
-
-def test_scan_sign_in_and_bind_in_chromium(server, django_db_blocker):
+def test_scan_sign_in_and_bind_in_chromium(live_server_url, django_db_blocker):
     from django.contrib.auth import get_user_model
-    from playwright.sync_api import sync_playwright
 
     from kernel.personal import blind_index, normalize_phone
     from kernel.sms import MemorySender
@@ -50,12 +34,8 @@ def test_scan_sign_in_and_bind_in_chromium(server, django_db_blocker):
             codes = issue_all(place)
             token, outdoor = codes["h1"].token, codes["h1_outdoor"].token
             connection.set_schema_to_public()
-            with sync_playwright() as p:
-                browser = p.chromium.launch(
-                    executable_path=CHROMIUM, headless=True,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          "--host-resolver-rules=MAP *.localhost 127.0.0.1"])
+            server = live_server_url.format(host="worker.localhost")
+            with chromium() as browser:
                 page = browser.new_page(viewport={"width": 360, "height": 740}, locale="zh-CN")
                 page.goto(f"{server}/c/{token}")  # what the camera opens
                 assert page.get_by_test_id("code-title").inner_text() == place.h1.address
@@ -87,7 +67,6 @@ def test_scan_sign_in_and_bind_in_chromium(server, django_db_blocker):
                 contacts = page.get_by_test_id("contacts").inner_text()
                 assert "网格员" in contacts and "139****2222" in contacts
                 page.screenshot(path=str(ARTIFACTS / "codes-scan-outdoor.png"), full_page=True)
-                browser.close()
             with tenant_context(district):
                 user = get_user_model().objects.get(phone_index=blind_index(normalize_phone(PHONE), "phone"))
                 assert Resident.objects.get(pk=place.member.pk).user_id == user.pk
