@@ -35,6 +35,9 @@ class ModuleSpec:
     config_schema: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
     api_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /api/v1/<key>/
     portal_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /<key>/
+    # (prefix, dotted module) pairs mounted at the host's root, for standards that fix their own paths
+    # (Open311 at /open311/); tagged with the module like every other route.
+    root_urls: tuple[tuple[str, str], ...] = ()
     nav: tuple[NavEntry, ...] = ()
     code_kinds: tuple[str, ...] = ()
     periodic_tasks: tuple[PeriodicTask, ...] = ()

@@ -17,10 +17,12 @@ def _tag(patterns, key: str):
     return patterns
 
 
-def _mount(prefix: str, dotted: str, key: str):
+def _mount(prefix: str, dotted: str, key: str, namespace: str | None = None):
     urls = import_module(dotted)
     _tag(urls.urlpatterns, key)
-    return path(prefix, include((urls.urlpatterns, key), namespace=key if not prefix.startswith("api") else f"api-{key}"))
+    if namespace is None:
+        namespace = key if not prefix.startswith("api") else f"api-{key}"
+    return path(prefix, include((urls.urlpatterns, namespace), namespace=namespace))
 
 
 def api_patterns():
@@ -29,3 +31,9 @@ def api_patterns():
 
 def portal_patterns():
     return [_mount(f"{s.key}/", s.portal_urls, s.key) for s in catalog if s.portal_urls]
+
+
+def root_patterns():
+    """Routes a module mounts at the root (e.g. cases' /open311/), namespaced ``<key>-<first path part>``."""
+    return [_mount(prefix, dotted, s.key, namespace=f"{s.key}-{prefix.strip('/').split('/')[0]}")
+            for s in catalog for prefix, dotted in s.root_urls]

@@ -5,6 +5,8 @@ keeps the list version it was judged by. Time limits follow the district's holid
 Personal contact data is stored encrypted with a blind index beside it, never in clear."""
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -17,6 +19,7 @@ from kernel.personal import decrypt, mask_phone
 TITLE_MAX = 80
 DESCRIPTION_MAX = 2000
 RESULT_MAX = 2000
+ADDRESS_MAX = 200
 
 
 class AssignMode(models.TextChoices):
@@ -34,6 +37,7 @@ class AreaKind(models.TextChoices):
 class UnitKind(models.TextChoices):
     GRID_WORKERS = "grid_workers", _("the grid's workers")
     COMMUNITY = "community", _("community")
+    STREET = "street", _("street")
     DEPARTMENT = "department", _("department")
     # Fallback only: when no row of the responsibility list applies, district supervision owns the case.
     DISTRICT = "district", _("district supervision")
@@ -174,6 +178,9 @@ class Case(models.Model):
 
     ref = models.CharField(max_length=32, unique=True)
     channel = models.CharField(max_length=20, choices=Channel.choices)
+    integration = models.ForeignKey("cases.Integration", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="cases", help_text="the hotline / mailbox / Open311 client it came from")
+    external_id = models.CharField(max_length=64, blank=True, help_text="the integration's own number (工单号)")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="cases")
     title = models.CharField(max_length=TITLE_MAX)
     description = models.TextField(max_length=DESCRIPTION_MAX, blank=True)
@@ -184,6 +191,11 @@ class Case(models.Model):
     grid = models.ForeignKey("registry.Grid", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
     community = models.ForeignKey("registry.Community", null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="cases")
+    street = models.ForeignKey("registry.Street", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="cases")
+    merchant = models.ForeignKey("registry.Merchant", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="cases", help_text="merchant requests: the merchant asking")
+    address = models.CharField(max_length=ADDRESS_MAX, blank=True, help_text="the place in words")
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -211,6 +223,8 @@ class Case(models.Model):
     next_escalation_at = models.DateTimeField(null=True, blank=True,
                                               help_text="when the sweep next moves it up; empty once settled")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates")
+    follow_up_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="follow_ups", help_text="a bad rating's follow-up case")
     reject_reason = models.CharField(max_length=24, choices=RejectReason.choices, blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     result = models.TextField(max_length=RESULT_MAX, blank=True)
@@ -252,6 +266,12 @@ class Case(models.Model):
                                    name="cases_result_length"),
             models.CheckConstraint(condition=Q(responsible_kind="grid_workers") | Q(responsible_kind="district")
                                    | ~Q(responsible_code=""), name="cases_unit_code_required"),
+            models.CheckConstraint(condition=Q(external_id="") | Q(integration__isnull=False),
+                                   name="cases_external_id_needs_integration"),
+            models.UniqueConstraint(fields=["integration", "external_id"], condition=~Q(external_id=""),
+                                    name="cases_external_id_once"),
+            models.UniqueConstraint(fields=["follow_up_of"], condition=Q(follow_up_of__isnull=False),
+                                    name="cases_one_follow_up"),
         ]
 
     def __str__(self) -> str:
@@ -318,3 +338,108 @@ class CaseParticipant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.user_id or self.department_code}"
+
+
+def attachment_path(instance, filename: str) -> str:
+    # The default storage adds the district's prefix; the name is random and keeps nothing of the
+    # uploader's file name. Files are served through the case pages, which check who may see them.
+    ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic",
+           "video/mp4": "mp4"}.get(instance.content_type, "bin")
+    return f"cases/{secrets.token_hex(16)}.{ext}"
+
+
+class Attachment(models.Model):
+    """A photo or short video of a report (stage ``report``) or of the handler's result (``result``),
+    checked by content and stripped of EXIF location and camera data before it was stored."""
+
+    class Stage(models.TextChoices):
+        REPORT = "report", _("report")
+        RESULT = "result", _("result")
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", _("photo")
+        VIDEO = "video", _("video")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.REPORT)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField(help_text="bytes, as stored")
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["case_id", "uploaded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "stage", "sha256"], name="cases_attachment_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.stage} {self.kind}"
+
+
+class Integration(models.Model):
+    """An outside system that files cases: the 12345 hotline, the citizen mailbox, an Open311 client.
+    It authenticates with its own key (only a hash is kept) and hears back through a signed webhook."""
+
+    class Kind(models.TextChoices):
+        HOTLINE = "hotline", _("12345 hotline")
+        MAILBOX = "mailbox", _("citizen mailbox")
+        OPEN311 = "open311", _("Open311 client")
+
+    name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key_prefix = models.CharField(max_length=16, unique=True, help_text="the key's first characters, to tell keys apart")
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key; the key itself is shown once")
+    webhook_url = models.URLField(max_length=300, blank=True)
+    webhook_secret_encrypted = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class WebhookDelivery(models.Model):
+    """One status update owed to an integration: kept until delivered, retried with back-off, sent at
+    most once per (integration, event) — the receiver dedupes on the event id it carries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed (gave up)")
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["next_attempt_at"], name="cases_webhook_due",
+                                condition=Q(status="pending"))]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "event_id"], name="cases_webhook_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} {self.kind} {self.status}"

@@ -34,15 +34,18 @@ def current_rlist() -> ResponsibilityList | None:
     return ResponsibilityList.objects.filter(is_current=True).first()
 
 
-def route(*, category, grid=None, community=None, rlist=None) -> ResponsibilityItem | None:
+def route(*, category, grid=None, community=None, street=None, rlist=None) -> ResponsibilityItem | None:
     """The most specific row of the list for the category and place: grid > community > street > district."""
     if rlist is None:
         return None
     if grid is not None and community is None:
         community = grid.community
-    areas = [("district", "")]
     if community is not None:
-        areas.append(("street", community.street.code))
+        street = community.street
+    areas = [("district", "")]
+    if street is not None:
+        areas.append(("street", street.code))
+    if community is not None:
         areas.append(("community", community.code))
     if grid is not None:
         areas.append(("grid", grid.code))

@@ -24,6 +24,7 @@ from kernel.selectors import module_config
 from modules.cases import selectors
 from modules.cases.calendar import local_date
 from modules.cases.models import (
+    ADDRESS_MAX,
     DESCRIPTION_MAX,
     RESULT_MAX,
     TITLE_MAX,
@@ -46,6 +47,7 @@ INTEGRATION_CHANNELS = (Case.Channel.HOTLINE, Case.Channel.MAILBOX, Case.Channel
 VERIFIABLE_CHANNELS = (Case.Channel.SNAP, Case.Channel.OUTDOOR_REPORT, Case.Channel.OUTDOOR_PRAISE)
 HOUSEHOLD_CHANNELS = (Case.Channel.OUTDOOR_REPORT, Case.Channel.OUTDOOR_PRAISE)
 OWNER_LEVEL_OF_UNIT = {UnitKind.GRID_WORKERS: OwnerLevel.GRID_WORKER, UnitKind.COMMUNITY: OwnerLevel.COMMUNITY,
+                       UnitKind.STREET: OwnerLevel.STREET,
                        UnitKind.DEPARTMENT: OwnerLevel.DEPARTMENT, UnitKind.DISTRICT: OwnerLevel.DISTRICT}
 BAD_RATING_MAX = 2
 
@@ -83,6 +85,11 @@ def _event(case: Case, *, kind: str, actor, at, from_status: str = "", to_status
                                     to_status=to_status or from_status, note=note[:2000], data=data or {})
 
 
+def _status_event(topic: str, case: Case, **extra) -> None:
+    """A step every listener may care about (integration webhooks, notifications)."""
+    events.publish(topic, {"case_id": case.pk, "ref": case.ref, "status": case.status, **extra})
+
+
 def _is_admin(user) -> bool:
     return bool(user) and has_role(user, Role.DISTRICT_ADMIN)
 
@@ -98,6 +105,9 @@ def supervises(user, case: Case) -> bool:
         return True
     if case.responsible_kind == UnitKind.COMMUNITY and has_role_for(user, staff, ScopeKind.COMMUNITY,
                                                                     case.responsible_code):
+        return True
+    if case.responsible_kind == UnitKind.STREET and has_role_for(user, staff, ScopeKind.STREET,
+                                                                 case.responsible_code):
         return True
     return case.responsible_kind == UnitKind.DEPARTMENT and has_role_for(
         user, selectors.DEPARTMENT_ROLES, ScopeKind.DEPARTMENT, case.responsible_code)
@@ -186,33 +196,64 @@ def _position(latitude, longitude):
 # --- intake -----------------------------------------------------------------------------------------
 
 def submit_case(*, actor, channel: str, category, title: str, description: str = "", household=None,
-                compound=None, grid=None, community=None, latitude=None, longitude=None, contact: str = "",
-                idempotency_key: str | None = None, integration: bool = False, now=None) -> Case:
+                compound=None, grid=None, community=None, street=None, merchant=None, address: str = "",
+                latitude=None, longitude=None, contact: str = "", idempotency_key: str | None = None,
+                integration=None, external_id: str = "", now=None) -> Case:
     """Receive a case, route it by the current responsibility list, compute its time limits and
     dispatch it (or post it to the pool). Retrying with the same idempotency key returns the same case.
-    Hotline, mailbox and Open311 cases come from their integrations (``integration=True``, set by the
-    integration endpoints only) or are typed in by district / community staff."""
+
+    Hotline, mailbox and Open311 cases come from their integrations (``integration``: the
+    authenticated ``Integration``, passed by the integration endpoints only) or are typed in by district /
+    community staff. An integration's idempotency keys live in its own namespace, and its own case
+    number (``external_id``) is taken once: a retried post returns the case it made."""
     user = _user(actor)
     now = _now(now)
     config = _config()
+    external_id = (external_id or "").strip()
+    if len(external_id) > 64:
+        raise DomainError(_("At most %(n)d characters.") % {"n": 64}, fields={"external_id": [_("Too long.")]})
+    if integration is not None:
+        if idempotency_key:
+            idempotency_key = f"i{integration.pk}:{idempotency_key}"[:64]
+        if external_id:
+            existing = Case.objects.filter(integration=integration, external_id=external_id).first()
+            if existing is not None:
+                return existing
+    elif external_id:
+        raise DomainError(_("Only an integration gives its own case number."),
+                          fields={"external_id": [_("Not allowed here.")]})
     if idempotency_key:
         existing = Case.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
-            return _same_submitter(existing, user)
+            return existing if integration is not None else _same_submitter(existing, user)
     if channel not in Case.Channel.values:
         raise DomainError(_("Unknown channel."), fields={"channel": [_("Unknown channel.")]})
     if channel in INTEGRATION_CHANNELS:
-        if not integration and not (user and has_role(user, Role.DISTRICT_ADMIN, Role.COMMUNITY_STAFF)):
+        if integration is None and not (user and has_role(user, Role.DISTRICT_ADMIN, Role.COMMUNITY_STAFF)):
             raise NotAllowed(_("Hotline, mailbox and Open311 cases come in through their integrations."))
+    elif integration is not None:
+        raise DomainError(_("An integration files hotline, mailbox or Open311 cases."),
+                          fields={"channel": [_("Not an integration channel.")]})
     elif user is None and not config.get("anonymous_reports", True):
         raise NotAllowed(_("Sign in to report: this district does not accept anonymous reports."))
-    if channel == Case.Channel.MERCHANT_REQUEST and not (user and has_role(user, Role.MERCHANT)):
-        raise NotAllowed(_("Merchant requests are filed by merchants."))
+    if channel == Case.Channel.MERCHANT_REQUEST:
+        if merchant is None or not (user and merchant.owner_id == user.pk):
+            raise NotAllowed(_("Merchant requests are filed by the merchant's owner, through the merchant code."))
+        grid = grid or merchant.grid
+    elif merchant is not None:
+        raise DomainError(_("Only a merchant request names a merchant."), fields={"merchant": [_("Not allowed here.")]})
     category = _category(category)
     title, description = _check_text(title, description)
+    address = (address or "").strip()
+    if len(address) > ADDRESS_MAX:
+        raise DomainError(_("At most %(n)d characters.") % {"n": ADDRESS_MAX},
+                          fields={"address": [_("At most %(n)d characters.") % {"n": ADDRESS_MAX}]})
     if channel in HOUSEHOLD_CHANNELS and household is None:
         raise DomainError(_("An outdoor-code report names the household."),
                           fields={"household": [_("Required for this channel.")]})
+    if channel == Case.Channel.SUGGESTION and not (street or community or compound or grid or household):
+        raise DomainError(_("Say whom the suggestion is for: a street, a community or a compound."),
+                          fields={"street": [_("Choose a street, community or compound.")]})
     if household is not None:
         grid = household.grid
         compound = compound or household.building.compound
@@ -220,6 +261,8 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
         grid = compound.grid
     if grid is not None:
         community = grid.community
+    if community is not None:
+        street = community.street
     latitude, longitude = _position(latitude, longitude)
     contact_encrypted = contact_index = ""
     if contact:
@@ -238,7 +281,7 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
 
     # Route: the most specific row of the current list; else the configured defaults.
     rlist = selectors.current_rlist()
-    item = selectors.route(category=category, grid=grid, community=community, rlist=rlist)
+    item = selectors.route(category=category, grid=grid, community=community, street=street, rlist=rlist)
     calendar = selectors.work_calendar(now)
     if item is not None:
         unit_kind, unit_code = item.unit_kind, item.unit_code
@@ -253,6 +296,8 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
             unit_code = grid.code
         elif community is not None:
             unit_kind, unit_code = UnitKind.COMMUNITY, community.code
+        elif street is not None:
+            unit_kind, unit_code = UnitKind.STREET, street.code
         else:
             unit_kind = UnitKind.DISTRICT
 
@@ -264,7 +309,8 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
             mode = AssignMode.GRAB  # nobody owns the grid: its workers may grab it
     case = Case(
         channel=channel, category=category, title=title, description=description, household=household,
-        compound=compound, grid=grid, community=community, latitude=latitude, longitude=longitude,
+        compound=compound, grid=grid, community=community, street=street, merchant=merchant, address=address,
+        integration=integration, external_id=external_id, latitude=latitude, longitude=longitude,
         reporter=user, reporter_household=reporter_household, reporter_contact_encrypted=contact_encrypted,
         reporter_contact_index=contact_index, status=S.ASSIGNED if assignee else S.SUBMITTED, assign_mode=mode,
         assignee=assignee, responsible_kind=unit_kind, responsible_code=unit_code, rlist=rlist,
@@ -293,10 +339,14 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
                 "unit_kind": unit_kind, "unit_code": unit_code,
                 "assignee_id": assignee.pk if assignee else None})
     except IntegrityError:
-        if idempotency_key:  # a concurrent retry with the same key won the race
+        # A concurrent retry with the same key (or the same integration case number) won the race.
+        existing = None
+        if integration is not None and external_id:
+            existing = Case.objects.filter(integration=integration, external_id=external_id).first()
+        if existing is None and idempotency_key:
             existing = Case.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return _same_submitter(existing, user)
+        if existing is not None:
+            return existing if integration is not None else _same_submitter(existing, user)
         raise
     return case
 
@@ -333,6 +383,7 @@ def grab_case(*, actor, case: Case, now=None) -> Case:
         case.save(update_fields=["status", "assignee", "updated_at"])
         _event(case, kind="grabbed", actor=user, at=now, from_status=S.SUBMITTED, to_status=S.ASSIGNED)
         audit.record(actor=user, action="cases.grab", target=case, after={"assignee": user.username})
+        _status_event("cases.assigned", case, how="grab")
     return case
 
 
@@ -357,6 +408,7 @@ def accept_case(*, actor, case: Case, now=None) -> Case:
         case.save(update_fields=["status", "assignee", "responded_at", "next_escalation_at", "updated_at"])
         _event(case, kind="accepted", actor=user, at=now, from_status=before, to_status=S.ACCEPTED)
         audit.record(actor=user, action="cases.accept", target=case, before={"status": before})
+        _status_event("cases.accepted", case)
     return case
 
 
@@ -371,6 +423,7 @@ def start_case(*, actor, case: Case, now=None) -> Case:
         case.save(update_fields=["status", "updated_at"])
         _event(case, kind="started", actor=user, at=now, from_status=S.ACCEPTED, to_status=S.IN_PROGRESS)
         audit.record(actor=user, action="cases.start", target=case)
+        _status_event("cases.started", case)
     return case
 
 
@@ -470,6 +523,7 @@ def reopen_case(*, actor, case: Case, reason: str, now=None) -> Case:
         _event(case, kind="reopened", actor=user, at=now, from_status=before, to_status=case.status, note=reason)
         audit.record(actor=user, action="cases.reopen", target=case, before={"status": before},
                      after={"reason": reason[:200]})
+        _status_event("cases.reopened", case)
     return case
 
 
@@ -504,11 +558,12 @@ def auto_close(*, now=None) -> int:
 # --- transfer, joint handling, rejection, duplicates -------------------------------------------------
 
 def _check_unit(kind: str, code: str) -> None:
-    from modules.registry.models import Community, Department, Grid
+    from modules.registry.models import Community, Department, Grid, Street
 
-    model = {UnitKind.GRID_WORKERS: Grid, UnitKind.COMMUNITY: Community, UnitKind.DEPARTMENT: Department}.get(kind)
+    model = {UnitKind.GRID_WORKERS: Grid, UnitKind.COMMUNITY: Community, UnitKind.STREET: Street,
+             UnitKind.DEPARTMENT: Department}.get(kind)
     if model is None:
-        raise DomainError(_("Transfer to a grid's workers, a community or a department."),
+        raise DomainError(_("Transfer to a grid's workers, a community, a street or a department."),
                           fields={"unit_kind": [_("Unknown unit kind.")]})
     if not model.objects.filter(code=code).exists():
         raise DomainError(_("There is no %(kind)s %(code)s.") % {"kind": kind, "code": code},
@@ -543,6 +598,7 @@ def transfer_case(*, actor, case: Case, unit_kind: str, unit_code: str, reason: 
         _event(case, kind="transferred", actor=user, at=now, from_status=before["status"], to_status=case.status,
                note=reason, data={"from": before, "to": after})
         audit.record(actor=user, action="cases.transfer", target=case, before=before, after=after)
+        _status_event("cases.transferred", case, unit=f"{case.responsible_kind}:{case.responsible_code}")
     return case
 
 

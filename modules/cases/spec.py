@@ -1,6 +1,6 @@
 """Module spec: Cases (码上解决) — intake, routing by the responsibility list, dispatch and grab,
 time limits and escalation, answers to the end."""
-from modules.spec import ModuleSpec, PeriodicTask
+from modules.spec import ModuleSpec, NavEntry, PeriodicTask
 
 SPEC = ModuleSpec(
     key="cases",
@@ -30,7 +30,22 @@ SPEC = ModuleSpec(
         },
     },
     api_urls="modules.cases.api_urls",
-    periodic_tasks=(PeriodicTask("modules.cases.tasks.sweep", 300),),
+    portal_urls="modules.cases.urls",
+    root_urls=(("open311/", "modules.cases.open311_urls"),),
+    nav=(
+        NavEntry("随手拍", "Snap report", "cases:report", icon="📷"),
+        NavEntry("我的诉求", "My cases", "cases:mine", icon="📋"),
+        NavEntry("工单池", "Case pool", "cases:pool", icon="🗂", staff=True,
+                 roles=("grid_worker", "grid_worker_part_time", "grid_worker_sector", "community_staff",
+                        "district_admin", "official", "mediator")),
+        NavEntry("办件统计", "Case figures", "cases:figures", icon="📊", staff=True,
+                 roles=("district_admin", "community_staff")),
+        NavEntry("权责清单", "Responsibility list", "cases:settings", icon="⚖", staff=True,
+                 roles=("district_admin",)),
+    ),
+    handlers="modules.cases.handlers",
+    periodic_tasks=(PeriodicTask("modules.cases.tasks.sweep", 300),
+                    PeriodicTask("modules.cases.tasks.deliver_webhooks", 60)),
     kpis={"open_cases": "modules.cases.selectors.open_case_kpi",
           "overdue_cases": "modules.cases.selectors.overdue_case_kpi"},
     seed="modules.cases.services.seed",

@@ -10,3 +10,11 @@ from modules.cases import services
 def sweep() -> dict:
     """The time-limit sweep: escalate overdue cases one level, close quiet resolved ones."""
     return {"escalated": services.escalate_overdue(), "auto_closed": services.auto_close()}
+
+
+@shared_task(name="modules.cases.tasks.deliver_webhooks")
+def deliver_webhooks() -> int:
+    """Send status updates owed to integrations (retries with back-off)."""
+    from modules.cases import webhooks
+
+    return webhooks.deliver_due()

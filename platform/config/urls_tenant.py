@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.common_urls import common, handler400, handler403, handler404, handler500  # noqa: F401
-from modules.urls import api_patterns, portal_patterns
+from modules.urls import api_patterns, portal_patterns, root_patterns
 
 urlpatterns = [
     *common,
@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("portal.api_urls")),
     *api_patterns(),
+    *root_patterns(),
     path("c/", include("modules.codes.scan_urls")),  # what a printed QR code opens: /c/<token>
     path("", include("portal.urls")),
     *portal_patterns(),

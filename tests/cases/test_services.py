@@ -220,7 +220,11 @@ def test_department_and_community_units_accept_unassigned_cases(in_district):
         services.accept_case(actor=w.gw2, case=noise)
     noise = services.accept_case(actor=w.dept, case=noise)
     assert noise.assignee == w.dept and noise.status == S.ACCEPTED
-    suggestion = submit(w, "suggestion", channel="suggestion", household=None)
+    with pytest.raises(DomainError):  # a suggestion is addressed to a street, community or compound
+        submit(w, "suggestion", channel="suggestion", household=None)
+    suggestion = submit(w, "suggestion", channel="suggestion", household=None,
+                        street=w.places["g1"].community.street)
+    assert suggestion.street == w.places["g1"].community.street and suggestion.community is None
     with pytest.raises(NotAllowed):
         services.accept_case(actor=w.staff_c2, case=suggestion)
     assert services.accept_case(actor=w.staff_c1, case=suggestion).assignee == w.staff_c1
@@ -355,9 +359,15 @@ def test_transfer_and_joint_handlers(in_district):
     assert case.participants.count() == 2 and kinds(case).count("joint_handler_added") == 2
 
 
+def hotline_of(w):
+    from modules.cases.integrations import create_integration
+
+    return create_integration(actor=w.admin, name="12345", kind="hotline")[0]
+
+
 def test_reject_and_link_duplicates_across_channels(in_district):
     w = in_district
-    hotline = services.submit_case(actor=None, channel="hotline", integration=True, category="corridor_clutter",
+    hotline = services.submit_case(actor=None, channel="hotline", integration=hotline_of(w), category="corridor_clutter",
                                    title="12345：楼道堆物", household=w.places["h1"], now=T0)
     snap = submit(w)
     with pytest.raises(DomainError):
@@ -486,7 +496,7 @@ def test_sweep_task_seed_and_spec(in_district):
     assert result == {"escalated": 1, "auto_closed": 0}
     assert Case.objects.get(pk=late.pk).owner_level == 1
     spec = catalog["cases"]
-    assert [p.task for p in spec.periodic_tasks] == [tasks.sweep.name]
+    assert [p.task for p in spec.periodic_tasks] == [tasks.sweep.name, tasks.deliver_webhooks.name]
     assert selectors.open_case_kpi() == 1 and selectors.overdue_case_kpi() == 1
     services.seed(template="", actor=None)  # a second run adds nothing
     assert Category.objects.count() == len(services.DEFAULT_CATEGORIES)
@@ -496,7 +506,7 @@ def test_sweep_task_seed_and_spec(in_district):
 
 def test_duplicate_candidates_across_channels(in_district):
     w = in_district
-    hotline = services.submit_case(actor=None, channel="hotline", integration=True, category="corridor_clutter",
+    hotline = services.submit_case(actor=None, channel="hotline", integration=hotline_of(w), category="corridor_clutter",
                                    title="3号楼2单元楼道堆满纸箱", household=w.places["h1"], now=T0)
     nearby = submit(w, household=None, latitude="39.608000", longitude="109.781000", title="楼道里纸箱",
                     grid=w.places["g1"], now=T0 + dt.timedelta(hours=2))

@@ -1,0 +1,1 @@
+"""A bad rating opens a follow-up case (回访)."""

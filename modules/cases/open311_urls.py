@@ -1,0 +1,2 @@
+"""Open311 GeoReport v2 at /open311/ (filled by modules.cases.open311)."""
+urlpatterns: list = []
