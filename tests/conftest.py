@@ -196,6 +196,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         url = _test_database_url()
     env = {**os.environ, "DATABASE_URL": url, "MASHANG_TESTING": "1", "MASHANG_RUN_DIR": str(settings.RUN_DIR),
+           "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}", "SMS_SENDER": "kernel.sms.ConsoleSender"}
     log = open(settings.RUN_DIR / "test-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(

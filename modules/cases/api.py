@@ -100,7 +100,10 @@ class SubmitSerializer(serializers.Serializer):
             value = data.get(name)
             if value in (None, ""):
                 continue
-            obj = model.objects.filter(**{field: value}).first()
+            related = {"household": ("grid__community__street", "grid__worker", "building__compound"),
+                       "compound": ("grid__community__street", "grid__worker"),
+                       "grid": ("community__street", "worker"), "community": ("street",)}[name]
+            obj = model.objects.filter(**{field: value}).select_related(*related).first()
             if obj is None:
                 raise DomainError(f"Unknown {name}.", fields={name: ["Not found."]})
             out[name] = obj

@@ -3,11 +3,13 @@ calendar, and the service figures (SQL aggregates)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
 from django.utils import timezone
 
+from kernel.cache import cached, forget
 from kernel.roles import GRID_WORKERS, Role, ScopeKind
 from kernel.selectors import roles_of
 from modules.cases.calendar import WorkCalendar, local_date
@@ -20,6 +22,50 @@ COMMUNITY_ROLES = (Role.COMMUNITY_STAFF, Role.MEDIATOR, Role.COMMITTEE_MEMBER)
 
 
 # --- calendar -------------------------------------------------------------------------------------
+
+ROUTING_CACHE_SECONDS = 600
+_ROUTING_KEY = "cases-routing"  # the cache's key function adds the district
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What intake needs to route and time a case: the current responsibility list with its rows by
+    category, and the holiday calendar around today. Built once, kept in the district's cache and
+    forgotten whenever the list or the calendar changes (``forget_routing``)."""
+
+    rlist: ResponsibilityList | None
+    items: dict  # category id -> [ResponsibilityItem]
+    calendar: WorkCalendar
+    first: dt.date
+    last: dt.date
+
+    def covers(self, day: dt.date) -> bool:
+        return self.first <= day - dt.timedelta(days=1) and day + dt.timedelta(days=366) <= self.last
+
+    def route(self, *, category, grid=None, community=None, street=None) -> ResponsibilityItem | None:
+        return _most_specific(self.items.get(category.pk, ()), grid=grid, community=community, street=street)
+
+
+def routing(now: dt.datetime | None = None) -> Routing:
+    day = local_date(now or timezone.now())
+
+    def build() -> Routing:
+        first, last = day - dt.timedelta(days=7), day + dt.timedelta(days=3 * 366)
+        rlist = current_rlist()
+        items: dict = {}
+        if rlist is not None:
+            for item in ResponsibilityItem.objects.filter(rlist=rlist):
+                items.setdefault(item.category_id, []).append(item)
+        rows = Holiday.objects.filter(date__gte=first, date__lte=last).values_list("date", "is_working_day")
+        return Routing(rlist, items, WorkCalendar(dict(rows)), first, last)
+
+    return cached(_ROUTING_KEY, build, seconds=ROUTING_CACHE_SECONDS, valid=lambda snapshot: snapshot.covers(day))
+
+
+def forget_routing() -> None:
+    """After a change of the list or the calendar (kernel.cache.forget: now and at commit)."""
+    forget(_ROUTING_KEY)
+
 
 def work_calendar(start: dt.datetime | None = None, *, years: int = 2) -> WorkCalendar:
     """The district's holiday calendar from ``start`` (default today) for ``years`` years."""
@@ -38,6 +84,11 @@ def route(*, category, grid=None, community=None, street=None, rlist=None) -> Re
     """The most specific row of the list for the category and place: grid > community > street > district."""
     if rlist is None:
         return None
+    return _most_specific(ResponsibilityItem.objects.filter(rlist=rlist, category=category), grid=grid,
+                          community=community, street=street)
+
+
+def _most_specific(items, *, grid=None, community=None, street=None) -> ResponsibilityItem | None:
     if grid is not None and community is None:
         community = grid.community
     if community is not None:
@@ -49,12 +100,9 @@ def route(*, category, grid=None, community=None, street=None, rlist=None) -> Re
         areas.append(("community", community.code))
     if grid is not None:
         areas.append(("grid", grid.code))
-    condition = Q(pk__in=[])
-    for kind, code in areas:
-        condition |= Q(area_kind=kind, area_code=code)
-    rank = {kind: i for i, (kind, _code) in enumerate(areas)}
-    items = list(ResponsibilityItem.objects.filter(condition, rlist=rlist, category=category))
-    return max(items, key=lambda item: rank[item.area_kind], default=None)
+    rank = {area: i for i, area in enumerate(areas)}
+    return max((item for item in items if (item.area_kind, item.area_code) in rank),
+               key=lambda item: rank[(item.area_kind, item.area_code)], default=None)
 
 
 # --- who sees what --------------------------------------------------------------------------------

@@ -140,11 +140,13 @@ def _district_prefix() -> str:
     return "".join(ch for ch in slug if ch.isalnum())[:3].upper() or "CASE"
 
 
-def grid_worker_of(grid_code: str):
-    """The grid's owner (Grid.worker), else a full-time, then part-time grid worker assigned to it."""
+def grid_worker_of(grid_code: str, *, grid=None):
+    """The grid's owner (Grid.worker), else a full-time, then part-time grid worker assigned to it.
+    ``grid``: the case's grid when already loaded (saves a read when the code is its own)."""
     from modules.registry.models import Grid
 
-    grid = Grid.objects.filter(code=grid_code).select_related("worker").first()
+    if grid is None or grid.code != grid_code:
+        grid = Grid.objects.filter(code=grid_code).select_related("worker").first()
     if grid is not None and grid.worker_id:
         return grid.worker
     order = {r: i for i, r in enumerate(GRID_WORKERS)}
@@ -277,12 +279,13 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
         from modules.registry.models import Household
 
         reporter_household = Household.objects.filter(memberships__resident__user=user,
-                                                      memberships__ended_at__isnull=True).first()
+                                                      memberships__ended_at__isnull=True).values_list(
+            "pk", flat=True).first()
 
     # Route: the most specific row of the current list; else the configured defaults.
-    rlist = selectors.current_rlist()
-    item = selectors.route(category=category, grid=grid, community=community, street=street, rlist=rlist)
-    calendar = selectors.work_calendar(now)
+    routing = selectors.routing(now)
+    rlist, calendar = routing.rlist, routing.calendar
+    item = routing.route(category=category, grid=grid, community=community, street=street)
     if item is not None:
         unit_kind, unit_code = item.unit_kind, item.unit_code
         response_due = calendar.due(now, item.response_amount, item.response_unit)
@@ -304,14 +307,14 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
     assignee = None
     mode = category.assign_mode
     if unit_kind == UnitKind.GRID_WORKERS and mode == AssignMode.DISPATCH:
-        assignee = grid_worker_of(unit_code)
+        assignee = grid_worker_of(unit_code, grid=grid)
         if assignee is None:
             mode = AssignMode.GRAB  # nobody owns the grid: its workers may grab it
     case = Case(
         channel=channel, category=category, title=title, description=description, household=household,
         compound=compound, grid=grid, community=community, street=street, merchant=merchant, address=address,
         integration=integration, external_id=external_id, latitude=latitude, longitude=longitude,
-        reporter=user, reporter_household=reporter_household, reporter_contact_encrypted=contact_encrypted,
+        reporter=user, reporter_household_id=reporter_household, reporter_contact_encrypted=contact_encrypted,
         reporter_contact_index=contact_index, status=S.ASSIGNED if assignee else S.SUBMITTED, assign_mode=mode,
         assignee=assignee, responsible_kind=unit_kind, responsible_code=unit_code, rlist=rlist,
         submitted_at=now, response_due=response_due, resolution_due=resolution_due,
@@ -321,16 +324,17 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
         with transaction.atomic():
             case.ref = _next_ref(now)
             case.save()
-            _event(case, kind="submitted", actor=user, at=now, to_status=S.SUBMITTED,
-                   data={"channel": channel, "unit": f"{unit_kind}:{unit_code}",
-                         "rlist_version": rlist.version if rlist else None,
-                         "rule": item.pk if item else None})
+            timeline = [CaseEvent(case=case, at=now, actor=user, kind="submitted", to_status=S.SUBMITTED,
+                                  data={"channel": channel, "unit": f"{unit_kind}:{unit_code}",
+                                        "rlist_version": rlist.version if rlist else None,
+                                        "rule": item.pk if item else None})]
             if assignee is not None:
-                _event(case, kind="assigned", actor=None, at=now, from_status=S.SUBMITTED, to_status=S.ASSIGNED,
-                       data={"assignee": assignee.username, "how": "dispatch"})
+                timeline.append(CaseEvent(case=case, at=now, kind="assigned", from_status=S.SUBMITTED,
+                                          to_status=S.ASSIGNED, data={"assignee": assignee.username, "how": "dispatch"}))
             elif mode == AssignMode.GRAB:
-                _event(case, kind="pooled", actor=None, at=now, from_status=S.SUBMITTED,
-                       data={"unit": f"{unit_kind}:{unit_code}"})
+                timeline.append(CaseEvent(case=case, at=now, kind="pooled", from_status=S.SUBMITTED,
+                                          to_status=S.SUBMITTED, data={"unit": f"{unit_kind}:{unit_code}"}))
+            CaseEvent.objects.bulk_create(timeline)
             audit.record(actor=user, action="cases.submit", target=case,
                          after={"ref": case.ref, "channel": channel, "category": category.code,
                                 "unit": f"{unit_kind}:{unit_code}", "assignee": getattr(assignee, "username", None)})
@@ -767,6 +771,7 @@ def publish_responsibility_list(*, actor, items: list[dict], note: str = "", now
                                   fields={f"items[{i}]": [str(exc)]}) from exc
             rows.append(item)
         ResponsibilityItem.objects.bulk_create(rows)
+        selectors.forget_routing()
         audit.record(actor=actor, action="cases.rlist.publish", target=rlist,
                      before={"version": before}, after={"version": rlist.version, "rows": len(rows)})
     return rlist
@@ -776,6 +781,7 @@ def set_holiday(*, actor, date: dt.date, is_working_day: bool = False, name: str
     with transaction.atomic():
         holiday, _created = Holiday.objects.update_or_create(
             date=date, defaults={"is_working_day": is_working_day, "name": name})
+        selectors.forget_routing()
         audit.record(actor=actor, action="cases.holiday.set", target=holiday,
                      after={"date": date.isoformat(), "working": is_working_day, "name": name})
     return holiday

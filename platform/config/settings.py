@@ -146,12 +146,16 @@ STORAGES = {
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
 
 # --- cache, keyed per tenant --------------------------------------------------------------------
+# Keys are "<prefix>:<version>:<schema>:<key>". The prefix names the database, so two installations
+# (or a test run and the dev server) sharing one Redis never read each other's d_<slug> entries.
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", _db["TEST"]["NAME"] if TESTING else _db["NAME"])
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         }

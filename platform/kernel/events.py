@@ -3,7 +3,11 @@ idempotent handlers. A handler runs at most once per event (HandledEvent), so re
 killed worker or a broker outage changes nothing that was already done."""
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,26 +55,73 @@ def publish(topic: str, payload: dict) -> OutboxEvent:
     return event
 
 
+# --- kicks: "run this district's task soon", off the request path -----------------------------------
+#
+# Queueing a Celery task costs a few broker round trips; a request should not pay them, and a burst of
+# 400 submissions a second should not queue 400 relays. ``kick`` only notes (task, district) in memory;
+# one sender thread per process queues each noted pair once, every KICK_INTERVAL at most. What a kick
+# would have done is never lost when the process dies first or the broker is down: the events wait in
+# the outbox and the periodic sweep (kernel.tasks.relay_all_districts) delivers them.
+
 BROKER_BACKOFF_SECONDS = 30.0
+KICK_INTERVAL = 0.1
 _broker_down_until = 0.0
+_kicks: set[tuple[str, str]] = set()
+_kick_lock = threading.Condition()
+_kick_thread: threading.Thread | None = None
+_kick_pid = 0
+
+
+def kick(task_name: str, schema: str | None = None) -> None:
+    """Ask a worker to run ``task_name`` in this district (``schema``: default the current one) soon."""
+    global _kick_thread, _kick_pid
+    with _kick_lock:
+        _kicks.add((task_name, schema or connection.schema_name))
+        if _kick_thread is None or _kick_pid != os.getpid() or not _kick_thread.is_alive():
+            _kick_pid = os.getpid()  # after a fork the parent's thread is not ours
+            _kick_thread = threading.Thread(target=_kick_loop, name="mashang-kicks", daemon=True)
+            _kick_thread.start()
+        _kick_lock.notify()
 
 
 def kick_relay() -> None:
-    """Ask a worker to relay now. If the broker is down the events stay in the outbox and the
-    periodic sweep (kernel.tasks.relay_all_districts) delivers them when it is back; meanwhile
-    requests stop waiting on the broker for BROKER_BACKOFF_SECONDS after a failure."""
-    import time
+    kick("kernel.tasks.relay_outbox")
 
-    from kernel.tasks import relay_outbox
 
+def _kick_loop() -> None:
+    while True:
+        with _kick_lock:
+            while not _kicks:
+                _kick_lock.wait()
+            if threading.current_thread() is not _kick_thread:
+                return  # replaced (a fork, or a test that flushes by hand)
+        flush_kicks()
+        time.sleep(KICK_INTERVAL)  # kicks arriving meanwhile are sent together
+
+
+def flush_kicks() -> int:
+    """Queue every noted kick now (the sender thread, and at exit). Returns how many were queued.
+    After a broker failure, kicks are dropped for BROKER_BACKOFF_SECONDS: the sweep covers them."""
     global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        return
-    try:
-        relay_outbox.apply_async(retry=False)
-    except Exception:  # broker unreachable: nothing is lost, the sweep will pick it up
-        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-        log.warning("outbox relay not queued (broker unavailable); the periodic sweep will deliver")
+    from config.celery import app
+
+    with _kick_lock:
+        pending = list(_kicks)
+        _kicks.clear()
+    sent = 0
+    for task_name, schema in pending:
+        if time.monotonic() < _broker_down_until:
+            break
+        try:
+            app.send_task(task_name, headers={"_schema_name": schema}, retry=False)
+            sent += 1
+        except Exception:  # broker unreachable: nothing is lost, the sweep will pick it up
+            _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+            log.warning("task %s not queued (broker unavailable); the periodic sweep will catch up", task_name)
+    return sent
+
+
+atexit.register(flush_kicks)
 
 
 def relay_pending(limit: int = 500) -> int:

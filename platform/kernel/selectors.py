@@ -1,8 +1,7 @@
 """Reads of the kernel: module configuration in force, roles of a user."""
 from __future__ import annotations
 
-from django.core.cache import cache
-
+from kernel.cache import cached, forget
 from kernel.models import ModuleConfig, RoleAssignment
 from modules.catalog import catalog
 
@@ -14,18 +13,18 @@ def _config_cache_key(module_key: str) -> str:
 
 
 def module_config(module_key: str) -> dict:
-    """The configuration in force for a module in the current district (defaults if never edited)."""
-    key = _config_cache_key(module_key)
-    data = cache.get(key)
-    if data is None:
+    """The configuration in force for a module in the current district (defaults if never edited).
+    The dict is shared by the process's readers: read it, never change it."""
+
+    def build():
         row = ModuleConfig.objects.filter(module_key=module_key).order_by("-version").first()
-        data = row.data if row else catalog[module_key].default_config()
-        cache.set(key, data, CONFIG_CACHE_SECONDS)
-    return data
+        return row.data if row else catalog[module_key].default_config()
+
+    return cached(_config_cache_key(module_key), build, seconds=CONFIG_CACHE_SECONDS)
 
 
 def forget_module_config(module_key: str) -> None:
-    cache.delete(_config_cache_key(module_key))
+    forget(_config_cache_key(module_key))
 
 
 def config_versions(module_key: str):

@@ -90,8 +90,7 @@ def update_module_config(*, actor, module_key: str, data: dict, note: str = "") 
         row = ModuleConfig.objects.create(module_key=module_key, version=_next_version(module_key), data=data,
                                           created_by=actor if getattr(actor, "pk", None) else None, note=note[:200])
         audit.record(actor=actor, action="module_config.update", target=row, before=before, after=data)
-        transaction.on_commit(lambda: forget_module_config(module_key))
-    forget_module_config(module_key)
+        forget_module_config(module_key)
     return row
 
 
@@ -108,7 +107,7 @@ def restore_module_config(*, actor, module_key: str, version: int) -> ModuleConf
                                           created_by=actor if getattr(actor, "pk", None) else None,
                                           note=f"restored v{version}", restored_from=version)
         audit.record(actor=actor, action="module_config.restore", target=row, before=before, after=old.data)
-    forget_module_config(module_key)
+        forget_module_config(module_key)
     return row
 
 

@@ -1,0 +1,41 @@
+"""Two-level cache of per-district reference data (module configuration, routing tables).
+
+A read looks in this process's memory first (at most LOCAL_SECONDS old), then in the shared cache
+(Redis; keys carry the district through django-tenants' key function), then builds. ``forget`` drops
+both levels in this process and the shared entry, now and again when the writer's transaction
+commits, so no reader can put back what it read before the commit. Other processes see a change
+within LOCAL_SECONDS."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db import connection, transaction
+
+LOCAL_SECONDS = 1.0
+_local: dict[tuple[str, str], tuple[float, object]] = {}
+
+
+def cached(key: str, build: Callable[[], object], *, seconds: int, valid: Callable[[object], bool] | None = None):
+    """The value under ``key`` for the current district; ``valid`` may reject a stored value (rebuilt)."""
+    local_key = (connection.schema_name, key)
+    now = time.monotonic()
+    hit = _local.get(local_key)
+    if hit is not None and hit[0] > now and (valid is None or valid(hit[1])):
+        return hit[1]
+    value = cache.get(key)
+    if value is None or (valid is not None and not valid(value)):
+        value = build()
+        cache.set(key, value, seconds)
+    _local[local_key] = (now + LOCAL_SECONDS, value)
+    return value
+
+
+def forget(key: str) -> None:
+    def drop():
+        _local.pop((connection.schema_name, key), None)
+        cache.delete(key)
+
+    drop()
+    transaction.on_commit(drop)
