@@ -531,8 +531,9 @@ def reopen_case(*, actor, case: Case, reason: str, now=None) -> Case:
     return case
 
 
-def auto_close(*, now=None) -> int:
-    """Close resolved cases the reporter left quiet for ``auto_close_days`` (set-based)."""
+def auto_close(*, now=None, chunk: int = 1000) -> int:
+    """Close resolved cases the reporter left quiet for ``auto_close_days`` (set-based); listeners hear
+    ``cases.auto_closed`` with the closed cases, ``chunk`` to an event."""
     now = _now(now)
     cutoff = now - dt.timedelta(days=_config()["auto_close_days"])
     case_table, event_table = Case._meta.db_table, CaseEvent._meta.db_table
@@ -551,8 +552,9 @@ def auto_close(*, now=None) -> int:
         with connection.cursor() as cursor:
             cursor.execute(sql, {"now": now, "cutoff": cutoff})
             rows = cursor.fetchall()
-        for case_id, ref in rows:
-            events.publish("cases.closed", {"case_id": case_id, "ref": ref, "rating": None, "auto": True})
+        for start in range(0, len(rows), chunk):  # one event per chunk, as the escalation sweep
+            events.publish("cases.auto_closed", {"cases": [{"case_id": case_id, "ref": ref}
+                                                           for case_id, ref in rows[start:start + chunk]]})
         if rows:
             audit.record(actor=None, action="cases.auto_close", target_type="cases.case", target_id="*",
                          after={"count": len(rows), "cutoff": cutoff.isoformat()})

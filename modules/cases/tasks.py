@@ -18,3 +18,11 @@ def deliver_webhooks() -> int:
     from modules.cases import webhooks
 
     return webhooks.deliver_due()
+
+
+@shared_task(name="modules.cases.tasks.sweep_orphan_files")
+def sweep_orphan_files() -> int:
+    """Remove stored upload files no attachment row points to (left by a crash mid-request)."""
+    from modules.cases import uploads
+
+    return uploads.sweep_orphan_files()

@@ -302,3 +302,7 @@ def seed_people(district: District, spec: dict) -> None:
     for title, category, body in spec.get("notices", []):
         if not Notice.objects.filter(title=title).exists():
             publish_notice(actor=admin, title=title, body=body, category=category)
+    if district.has_module("cases"):
+        from console.demo_cases import seed_cases
+
+        seed_cases(admin, rng_seed=district.slug)

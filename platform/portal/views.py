@@ -26,11 +26,13 @@ from tenants.services import disable_module, enable_module, update_branding
 
 
 def media(request, path: str):
-    """Uploaded files of this district only: a path under another district's prefix is not found."""
+    """The public uploads of this district (its logo) — as nginx serves them in production. Private
+    files (case photos, ledger files, print runs) are only served through the views that check who
+    asks; a path under another district's prefix is not found."""
     from django.conf import settings
     from django.views.static import serve
 
-    if not path.startswith(f"{connection.schema_name}/") or ".." in path.split("/"):
+    if not path.startswith(f"{connection.schema_name}/branding/") or ".." in path.split("/"):
         raise Http404
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 

@@ -329,7 +329,7 @@ def test_auto_close_after_the_quiet_period(in_district):
     recent.refresh_from_db()
     assert quiet.status == S.CLOSED and quiet.rating is None and recent.status == S.RESOLVED
     assert kinds(quiet)[-1] == "auto_closed"
-    assert topics("cases.closed") == [{"case_id": quiet.pk, "ref": quiet.ref, "rating": None, "auto": True}]
+    assert topics("cases.auto_closed") == [{"cases": [{"case_id": quiet.pk, "ref": quiet.ref}]}]
     assert services.auto_close(now=T0 + dt.timedelta(days=7, minutes=2)) == 0
 
 
@@ -496,7 +496,7 @@ def test_sweep_task_seed_and_spec(in_district):
     assert result == {"escalated": 1, "auto_closed": 0}
     assert Case.objects.get(pk=late.pk).owner_level == 1
     spec = catalog["cases"]
-    assert [p.task for p in spec.periodic_tasks] == [tasks.sweep.name, tasks.deliver_webhooks.name]
+    assert [p.task for p in spec.periodic_tasks] == [tasks.sweep.name, tasks.deliver_webhooks.name, tasks.sweep_orphan_files.name]
     assert selectors.open_case_kpi() == 1 and selectors.overdue_case_kpi() == 1
     services.seed(template="", actor=None)  # a second run adds nothing
     assert Category.objects.count() == len(services.DEFAULT_CATEGORIES)

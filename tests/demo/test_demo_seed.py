@@ -32,9 +32,19 @@ def test_demo_district_is_seeded_with_people_places_and_rules():
 
         kinds = set(Finding.objects.values_list("kind", flat=True))
         assert {"two_households", "over_capacity", "no_household", "duplicate_person"} <= kinds
+        from modules.cases.models import Case
+
+        statuses = set(Case.objects.values_list("status", flat=True))
+        assert {"assigned", "resolved", "closed", "rejected"} <= statuses  # every page has something true
+        channels = set(Case.objects.values_list("channel", flat=True))
+        assert {"snap", "outdoor_report", "outdoor_praise", "suggestion", "hotline"} <= channels
+        assert Case.objects.filter(rating__isnull=False).exists()
+        assert Case.objects.filter(parent__channel="hotline").exists()  # a snap report linked to a hotline case
+        cases = Case.objects.count()
     seed_district(spec)
     with tenant_context(district):
         assert Resident.objects.count() == residents
+        assert Case.objects.count() == cases
     connection.set_schema_to_public()
     staff = ensure_platform_staff()
     assert [u for u, _ in staff] == ["ops", "vendor"]

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from console.demo import (
@@ -34,4 +35,15 @@ class Command(BaseCommand):
                 scope = "" if kind == "district" else f" @ {kind} {code}"
                 out(f"   {role.label:<26} {username} / {DEMO_PASSWORD}{scope}")
             out(f"   resident:        phone {RESIDENT_PHONES[district.slug]} + the code printed in the server log")
+            if district.has_module("cases"):
+                from django_tenants.utils import tenant_context
+
+                from console.demo_cases import demo_integration
+
+                with tenant_context(district):
+                    admin = get_user_model().objects.get(username="admin")
+                    for name, kind, how in (("12345 政务服务便民热线", "hotline", "POST /api/v1/cases/intake/"),
+                                            ("Open311 demo client", "open311", "POST /open311/v2/requests.json")):
+                        _integration, key = demo_integration(admin, name=name, kind=kind)
+                        out(f"   {kind} key:{' ' * (12 - len(kind))}{key}   ({how})")
         out("\nAPI: /api/v1/ on every host; schema /api/schema/, Swagger UI /api/docs/.")
