@@ -12,33 +12,59 @@ from rest_framework.views import APIView
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import STAFF_ROLES, Role
-from modules.cases import selectors, services
+from modules.cases import selectors, services, uploads
+from modules.cases.attachments_api import AttachmentSerializer
 from modules.cases.models import Case, CaseParticipant, Category, OwnerLevel
+
+LIST_RELATED = ("category", "street", "community", "grid", "assignee", "rlist", "parent", "follow_up_of")
 
 
 def _actor(request):
     return request.user if request.user.is_authenticated else None
 
 
-class CaseSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    category_name = serializers.CharField(source="category.name_zh", read_only=True)
-    grid = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    community = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    rlist_version = serializers.IntegerField(source="rlist.version", read_only=True, default=None)
-    parent = serializers.SlugRelatedField(slug_field="ref", read_only=True)
-    reporter_contact = serializers.CharField(source="reporter_contact_masked", read_only=True)
-    owner_level = serializers.SerializerMethodField()
+class CaseSerializer(serializers.Serializer):
+    """Declared field by field (not a ModelSerializer): intake answers with it, and building a
+    ModelSerializer's fields costs more than the case's whole SQL."""
 
-    class Meta:
-        model = Case
-        fields = ["id", "ref", "channel", "category", "category_name", "title", "description", "status", "grid",
-                  "community", "household", "compound", "latitude", "longitude", "reporter_contact", "assign_mode",
-                  "assignee", "responsible_kind", "responsible_code", "rlist_version", "submitted_at",
-                  "response_due", "resolution_due", "responded_at", "resolved_at", "closed_at", "escalation_level",
-                  "owner_level", "parent", "reject_reason", "rating", "result", "reopen_count"]
-        read_only_fields = fields
+    id = serializers.IntegerField()
+    ref = serializers.CharField()
+    channel = serializers.CharField()
+    category = serializers.CharField(source="category.code")
+    category_name = serializers.CharField(source="category.name_zh")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    status = serializers.CharField()
+    street = serializers.CharField(source="street.code", default=None)
+    community = serializers.CharField(source="community.code", default=None)
+    grid = serializers.CharField(source="grid.code", default=None)
+    household = serializers.IntegerField(source="household_id", allow_null=True)
+    compound = serializers.IntegerField(source="compound_id", allow_null=True)
+    merchant = serializers.IntegerField(source="merchant_id", allow_null=True)
+    address = serializers.CharField()
+    latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
+    reporter_contact = serializers.CharField(source="reporter_contact_masked")
+    external_id = serializers.CharField()
+    assign_mode = serializers.CharField()
+    assignee = serializers.CharField(source="assignee.username", default=None)
+    responsible_kind = serializers.CharField()
+    responsible_code = serializers.CharField()
+    rlist_version = serializers.IntegerField(source="rlist.version", default=None)
+    submitted_at = serializers.DateTimeField()
+    response_due = serializers.DateTimeField()
+    resolution_due = serializers.DateTimeField()
+    responded_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    escalation_level = serializers.IntegerField()
+    owner_level = serializers.SerializerMethodField()
+    parent = serializers.CharField(source="parent.ref", default=None)
+    follow_up_of = serializers.CharField(source="follow_up_of.ref", default=None)
+    reject_reason = serializers.CharField()
+    rating = serializers.IntegerField(allow_null=True)
+    result = serializers.CharField()
+    reopen_count = serializers.IntegerField()
 
     def get_owner_level(self, obj) -> str:
         return OwnerLevel(obj.owner_level).name.lower()
@@ -65,10 +91,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
 class CaseDetailSerializer(CaseSerializer):
     timeline = serializers.SerializerMethodField()
     participants = ParticipantSerializer(many=True, read_only=True)
-
-    class Meta(CaseSerializer.Meta):
-        fields = [*CaseSerializer.Meta.fields, "participants", "timeline"]
-        read_only_fields = fields
+    attachments = AttachmentSerializer(many=True, read_only=True)
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, obj) -> list[dict]:
@@ -84,6 +107,9 @@ class SubmitSerializer(serializers.Serializer):
     compound = serializers.CharField(required=False, allow_blank=True, help_text="compound code")
     grid = serializers.CharField(required=False, allow_blank=True, help_text="grid code")
     community = serializers.CharField(required=False, allow_blank=True, help_text="community code")
+    street = serializers.CharField(required=False, allow_blank=True, help_text="street code (suggestions)")
+    merchant = serializers.IntegerField(required=False, allow_null=True, help_text="merchant requests: your shop")
+    address = serializers.CharField(required=False, allow_blank=True, max_length=400, default="")
     latitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True,
                                         min_value=-90, max_value=90)
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True,
@@ -92,17 +118,19 @@ class SubmitSerializer(serializers.Serializer):
     idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=64)
 
     def places(self) -> dict:
-        from modules.registry.models import Community, Compound, Grid, Household
+        from modules.registry.models import Community, Compound, Grid, Household, Merchant, Street
 
         data, out = self.validated_data, {}
         for name, model, field in (("household", Household, "pk"), ("compound", Compound, "code"),
-                                   ("grid", Grid, "code"), ("community", Community, "code")):
+                                   ("grid", Grid, "code"), ("community", Community, "code"),
+                                   ("street", Street, "code"), ("merchant", Merchant, "pk")):
             value = data.get(name)
             if value in (None, ""):
                 continue
             related = {"household": ("grid__community__street", "grid__worker", "building__compound"),
                        "compound": ("grid__community__street", "grid__worker"),
-                       "grid": ("community__street", "worker"), "community": ("street",)}[name]
+                       "grid": ("community__street", "worker"), "community": ("street",), "street": (),
+                       "merchant": ("grid__community__street", "grid__worker")}[name]
             obj = model.objects.filter(**{field: value}).select_related(*related).first()
             if obj is None:
                 raise DomainError(f"Unknown {name}.", fields={name: ["Not found."]})
@@ -125,16 +153,22 @@ class CaseList(generics.ListAPIView):
     ordering_fields = ["submitted_at", "resolution_due", "id"]
 
     def get_queryset(self):
-        return selectors.cases_for(self.request.user).select_related("rlist", "parent")
+        return selectors.cases_for(self.request.user).select_related(*LIST_RELATED)
 
     @extend_schema(summary="Submit a case", request=SubmitSerializer, responses={201: CaseSerializer})
     def post(self, request):
         data = SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = {k: v for k, v in data.validated_data.items()
-                  if k not in {"household", "compound", "grid", "community"}}
+                  if k not in {"household", "compound", "grid", "community", "street", "merchant"}}
         values["idempotency_key"] = values.get("idempotency_key") or request.headers.get("Idempotency-Key") or None
-        case = services.submit_case(actor=_actor(request), **values, **data.places())
+        places = data.places()
+        files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
+        prepared = uploads.prepare(files) if files else []  # checked before anything is saved
+        with uploads.atomic():
+            case = services.submit_case(actor=_actor(request), **values, **places)
+            if prepared and not case.attachments.exists():  # a retried submission keeps its first files
+                uploads.attach(actor=_actor(request), case=case, prepared=prepared, trusted=True)
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
 
@@ -142,8 +176,8 @@ class CaseDetail(generics.RetrieveAPIView):
     serializer_class = CaseDetailSerializer
 
     def get_queryset(self):
-        return selectors.cases_for(self.request.user).select_related("rlist", "parent").prefetch_related(
-            "participants__user")
+        return selectors.cases_for(self.request.user).select_related(*LIST_RELATED).prefetch_related(
+            "participants__user", "attachments__uploaded_by")
 
 
 class Pool(generics.ListAPIView):
@@ -153,7 +187,7 @@ class Pool(generics.ListAPIView):
     filterset_fields = ["category__code", "grid__code"]
 
     def get_queryset(self):
-        return selectors.pool_for(self.request.user).select_related("rlist", "parent")
+        return selectors.pool_for(self.request.user).select_related(*LIST_RELATED)
 
 
 class ActionSerializer(serializers.Serializer):
@@ -223,7 +257,7 @@ class CaseAction(APIView):
         data = ActionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ACTIONS[action](request.user, case, data.validated_data)
-        case = Case.objects.select_related("rlist", "parent").get(pk=case.pk)
+        case = Case.objects.select_related(*LIST_RELATED).get(pk=case.pk)
         return Response(CaseDetailSerializer(case).data)
 
 

@@ -457,7 +457,7 @@ def resolve_case(*, actor, case: Case, result: str, verified: bool = True, now=N
                      after={"result": result[:200], "verified": verified})
         events.publish("cases.resolved", {"case_id": case.pk, "ref": case.ref, "channel": case.channel,
                                           "duplicate_ids": duplicate_ids})
-        if verified and case.channel in VERIFIABLE_CHANNELS:
+        if verified and case.channel in VERIFIABLE_CHANNELS and case.follow_up_of_id is None:  # counted once
             events.publish("cases.verified_report", {
                 "case_id": case.pk, "channel": case.channel, "category": case.category.code,
                 "reporter_user_id": case.reporter_id, "reporter_household_id": case.reporter_household_id,
