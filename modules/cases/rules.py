@@ -20,7 +20,7 @@ from kernel import audit
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import Role
-from modules.cases import services
+from modules.cases import selectors, services
 from modules.cases.calendar import WorkCalendar
 from modules.cases.models import (
     AreaKind,
@@ -531,6 +531,7 @@ def import_holidays(*, actor, entries: list[HolidayEntry]) -> dict:
                 date=entry.date, defaults={"is_working_day": entry.is_working_day, "name": entry.name})
             created += made
             updated += not made
+        selectors.forget_routing()
         dates = sorted(e.date for e in entries)
         audit.record(actor=actor, action="cases.holiday.import", target_type="cases.holiday", target_id="*",
                      after={"created": created, "updated": updated, "first": dates[0].isoformat(),
@@ -561,6 +562,7 @@ def delete_holiday(*, actor, date: dt.date) -> None:
         before = {"date": date.isoformat(), "working": holiday.is_working_day, "name": holiday.name}
         pk = holiday.pk
         holiday.delete()
+        selectors.forget_routing()
         audit.record(actor=actor, action="cases.holiday.delete", target_type="cases.holiday", target_id=str(pk),
                      before=before)
 
