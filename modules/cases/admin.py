@@ -3,7 +3,16 @@ responsibility lists are read-only here (they change through services, with audi
 from django.contrib import admin
 
 from kernel.admin import ReadOnlyAdminMixin
-from modules.cases.models import Case, CaseEvent, Category, Holiday, ResponsibilityItem, ResponsibilityList
+from modules.cases.models import (
+    Case,
+    CaseEvent,
+    Category,
+    Holiday,
+    Integration,
+    ResponsibilityItem,
+    ResponsibilityList,
+    WebhookDelivery,
+)
 
 
 @admin.register(Category)
@@ -43,3 +52,21 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("ref", "title")
     exclude = ("reporter_contact_encrypted", "reporter_contact_index")
     inlines = [EventInline]
+
+
+@admin.register(Integration)
+class IntegrationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Keys and secrets are made, rotated and shown through the integrations API (audited), never here."""
+
+    list_display = ("name", "kind", "key_prefix", "webhook_url", "active", "last_used_at")
+    list_filter = ("kind", "active")
+    exclude = ("key_hash", "webhook_secret_encrypted")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "integration", "case", "kind", "status", "attempts", "last_status_code",
+                    "next_attempt_at")
+    list_filter = ("status", "kind", "integration")
+    search_fields = ("event_id", "case__ref", "case__external_id")
+    raw_id_fields = ("case",)

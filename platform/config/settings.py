@@ -225,6 +225,8 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("THROTTLE_ANON", "120/min"),
         "user": os.environ.get("THROTTLE_USER", "2000/min"),
         "otp": os.environ.get("THROTTLE_OTP", "10/hour"),
+        "integration": os.environ.get("THROTTLE_INTEGRATION", "600/min"),
+        "uploads": os.environ.get("THROTTLE_UPLOADS", "60/min"),
     },
     "EXCEPTION_HANDLER": "kernel.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

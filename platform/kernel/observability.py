@@ -5,7 +5,7 @@ import re
 
 PHONE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-SENSITIVE_KEYS = {"phone", "code", "id_number", "password", "token", "otp", "authorization", "cookie"}
+SENSITIVE_KEYS = {"phone", "code", "id_number", "password", "token", "otp", "authorization", "cookie", "x-api-key"}
 
 
 def scrub(value):

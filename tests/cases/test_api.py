@@ -184,3 +184,38 @@ def test_admin_pages_open(world):
     for url in ("/admin/cases/case/", f"/admin/cases/case/{made['id']}/change/", "/admin/cases/responsibilitylist/",
                 "/admin/cases/holiday/", "/admin/cases/category/"):
         assert client.get(url).status_code == 200, url
+
+
+def test_a_report_is_accepted_and_dispatched_while_the_broker_is_down(world, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    """Nothing waits on the broker: the case is stored and dispatched, its event waits in the outbox,
+    and the periodic sweep delivers it once the broker is back."""
+    import os
+    import threading
+
+    from config.celery import app
+    from kernel import events
+    from kernel.models import OutboxEvent
+
+    tried = []
+
+    def broker_down(name, *args, **kwargs):
+        tried.append(name)
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(app, "send_task", broker_down)
+    monkeypatch.setattr(events, "_broker_down_until", 0.0)
+    monkeypatch.setattr(events, "_kick_thread", threading.current_thread())  # flush by hand below
+    monkeypatch.setattr(events, "_kick_pid", os.getpid())
+    d = world.district
+    with django_capture_on_commit_callbacks(execute=True):
+        made = post(client_for(d, world.reporter), BASE, {"category": "corridor_clutter", "title": "楼道堆物",
+                                                          "household": world.places["h1"].pk})
+    assert made.status_code == 201 and made.json()["status"] == "assigned" and made.json()["assignee"] == "gw1"
+    assert events.flush_kicks() == 0 and tried == ["kernel.tasks.relay_outbox"]
+    with tenant_context(d):
+        event = OutboxEvent.objects.get(topic="cases.submitted", payload__case_id=made.json()["id"])
+        assert event.delivered_at is None
+        events.relay_pending()  # what the periodic sweep runs once the broker answers again
+        event.refresh_from_db()
+        assert event.delivered_at is not None
