@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -246,7 +246,8 @@ class CaseAction(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=ActionSerializer, responses={200: CaseDetailSerializer})
+    @extend_schema(request=ActionSerializer, responses={200: CaseDetailSerializer}, operation_id="v1_cases_action",
+                   parameters=[OpenApiParameter("action", str, OpenApiParameter.PATH, enum=sorted(ACTIONS))])
     def post(self, request, pk: int, action: str):
         if action not in ACTIONS:
             raise DomainError("Unknown action.", code="not_found", status=404)
@@ -278,7 +279,10 @@ class Figures(APIView):
     """Reply and resolution rates, median times, overdue count and workload, per grid / worker /
     department, over the cases the caller may see."""
 
-    @extend_schema(parameters=[OpenApiParameter("by", enum=["grid", "worker", "department"], default="grid")])
+    @extend_schema(parameters=[OpenApiParameter("by", enum=["grid", "worker", "department"], default="grid")],
+                   responses={200: inline_serializer("CaseFigures", {
+                       "by": serializers.CharField(),
+                       "results": serializers.ListField(child=serializers.DictField())})})
     def get(self, request):
         if not has_role(request.user, *STAFF_ROLES, Role.OFFICIAL):
             raise NotAllowed("Figures are for staff.")

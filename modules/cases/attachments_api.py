@@ -55,7 +55,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return uploads.attachment_url(obj)
 
 
-class UploadSerializer(serializers.Serializer):  # documents the request; the checks are in uploads
+class AttachmentUploadSerializer(serializers.Serializer):  # documents the request; the checks are in uploads
     files = serializers.ListField(child=serializers.FileField(), help_text=(
         "photos (JPEG, PNG, WebP, HEIC; at most 15 MB each) or one MP4 video; repeat the field, at most 9"))
     stage = serializers.ChoiceField(choices=Attachment.Stage.choices, default=Attachment.Stage.REPORT)
@@ -75,11 +75,13 @@ class AttachmentList(generics.ListAPIView):
     filterset_fields = ["stage", "kind"]
     ordering_fields = ["uploaded_at", "id"]
 
+    queryset = Attachment.objects.none()  # for the schema; get_queryset checks the case
+
     def get_queryset(self):
         case = _visible_case(self.request, self.kwargs["pk"])
         return Attachment.objects.filter(case=case).select_related("uploaded_by").order_by("uploaded_at", "id")
 
-    @extend_schema(summary="Add photos or a video to a case", request={"multipart/form-data": UploadSerializer},
+    @extend_schema(summary="Add photos or a video to a case", request={"multipart/form-data": AttachmentUploadSerializer},
                    responses={201: AttachmentSerializer(many=True)})
     def post(self, request, pk: int):
         case = _visible_case(request, pk)

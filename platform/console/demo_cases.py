@@ -37,6 +37,7 @@ COMMENTS = {5: "处理很及时，谢谢网格员！", 4: "处理了，态度不
 
 def seed_cases(admin, *, rng_seed: str) -> None:
     from kernel.errors import NotAllowed
+    from kernel.selectors import module_config
     from modules.cases import services
     from modules.cases.models import Case
     from modules.registry.models import Community, Household, Street
@@ -58,6 +59,7 @@ def seed_cases(admin, *, rng_seed: str) -> None:
         return
     now = timezone.now()
     start = now - dt.timedelta(days=30)
+    anonymous = module_config("cases").get("anonymous_reports", True)
 
     workers = {"G0101": users.get("grid"), "G0102": users.get("parttime")}
 
@@ -93,7 +95,7 @@ def seed_cases(admin, *, rng_seed: str) -> None:
         category, title, description = REPORTS[i % len(REPORTS)]
         household = households[i % len(households)] if i < 26 else next(
             h for h in households if h.grid.code == "G0101")  # the newest wait in the demo worker's list
-        reporter = resident if i % 3 == 0 else None
+        reporter = resident if i % 3 == 0 or not anonymous else None
         case = services.submit_case(actor=reporter, channel="snap", category=category, title=title,
                                     description=description, compound=household.building.compound,
                                     address=f"{household.building.compound.name}{household.building.number}号楼",
