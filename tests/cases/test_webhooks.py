@@ -236,6 +236,20 @@ def test_an_escalation_batch_gives_each_case_its_own_delivery(in_district, hotli
 
 
 @pytest.mark.django_db
+def test_an_auto_closed_batch_tells_the_hotline(in_district, hotline, receiver):
+    w = in_district
+    call = hotline_case(w, hotline)
+    services.accept_case(actor=w.gw1, case=call)
+    services.resolve_case(actor=w.gw1, case=call, result="已清理")
+    relay_pending()
+    assert services.auto_close(now=later(days=30)) == 1
+    relay_pending()
+    webhooks.deliver_due()
+    closed = receiver.bodies()[-1]
+    assert closed["event"] == "cases.auto_closed" and closed["case"]["status"] == "closed"
+
+
+@pytest.mark.django_db
 def test_nothing_is_owed_without_a_webhook_url_and_an_inactive_integration_waits(in_district, hotline, receiver):
     w = in_district
     silent, _key = integrations.create_integration(actor=w.admin, name="信箱", kind="mailbox")
