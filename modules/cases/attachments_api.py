@@ -99,7 +99,7 @@ class AttachmentList(generics.ListAPIView):
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _serve(request, attachment: Attachment):
+def serve_attachment(request, attachment: Attachment):
     """The stored file with its stored content type, never sniffed; single byte ranges for <video>
     (phone browsers need them to play)."""
     etag = f'"{attachment.sha256}"'
@@ -166,7 +166,7 @@ class AttachmentFile(APIView):
     def get(self, request, pk: int, attachment_id: int):
         case = _visible_case(request, pk)
         attachment = get_object_or_404(Attachment.objects.select_related("case"), case=case, pk=attachment_id)
-        return _serve(request, attachment)
+        return serve_attachment(request, attachment)
 
 
 __all__ = ["AttachmentFile", "AttachmentList"]

@@ -31,9 +31,11 @@ SPEC = ModuleSpec(
     },
     api_urls="modules.cases.api_urls",
     portal_urls="modules.cases.urls",
+    code_kinds=("household", "outdoor", "merchant", "stall"),
     root_urls=(("open311/", "modules.cases.open311_urls"),),
     nav=(
         NavEntry("随手拍", "Snap report", "cases:report", icon="📷"),
+        NavEntry("码上纳谏", "Suggestion", "cases:suggest", icon="💡", roles=("resident",)),
         NavEntry("我的诉求", "My cases", "cases:mine", icon="📋"),
         NavEntry("工单池", "Case pool", "cases:pool", icon="🗂", staff=True,
                  roles=("grid_worker", "grid_worker_part_time", "grid_worker_sector", "community_staff",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from modules.codes.actions import register_action, unregister_action
+from modules.codes.actions import _actions, register_action, unregister_action
 from tests.codes.conftest import build_place, issue_all
 from tests.conftest import client_for
 
@@ -27,7 +27,9 @@ def viewer(html: str) -> str:
 @pytest.fixture
 def module_actions():
     """Actions as later modules will register them: cases and points at the outdoor code, ratings at
-    merchant and official codes, a resident service at the household code."""
+    merchant and official codes, a resident service at the household code. The real registrations
+    are put back afterwards."""
+    saved = {kind: dict(actions) for kind, actions in _actions.items()}
     made = [
         register_action("outdoor", "report", "我要上报", "Report a problem", lambda ctx: f"/cases/new/?code={ctx.token}",
                         who="passerby", module="cases"),
@@ -45,6 +47,9 @@ def module_actions():
     yield made
     for action in made:
         unregister_action(action.kind, action.key)
+    for kind, actions in saved.items():
+        _actions[kind].clear()
+        _actions[kind].update(actions)
 
 
 def test_a_passer_by_at_the_outdoor_code_sees_praise_report_and_masked_contacts(place, codes, module_actions):
@@ -168,7 +173,7 @@ def test_the_scan_api_for_apps(place, codes, module_actions):
     data = anonymous.get(f"/api/v1/codes/scan/{codes['h1_outdoor'].token}/").json()
     assert data["kind"] == "outdoor" and data["viewer"] == "passerby" and data["status"] == "active"
     assert data["target"]["address"] == place.h1.address
-    assert {a["key"] for a in data["actions"]} == {"report", "praise"}
+    assert {a["key"] for a in data["actions"]} == {"report", "praise", "contact"}
     assert {c["role"] for c in data["contacts"]} == {"grid_worker", "police", "property_manager"}
     assert all(n not in str(data) for n in FULL_NUMBERS)
     mine = client_for(place.district, place.head_user, token=True).get(f"/api/v1/codes/scan/{codes['h1'].token}/")
