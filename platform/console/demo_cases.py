@@ -134,6 +134,7 @@ def seed_cases(admin, *, rng_seed: str) -> None:
             services.link_duplicate(actor=admin, case=snap, parent=case,
                                     now=at + dt.timedelta(hours=1))
     services.escalate_overdue(now=now)
+    services.auto_close(now=now)  # as the periodic sweep would have
 
 
 def demo_integration(admin, *, name: str, kind: str):
