@@ -16,7 +16,16 @@ from django_tenants.utils import tenant_context
 from kernel.models import AuditEntry
 from modules.cases import integrations, selectors, services
 from modules.cases.models import Category, Holiday, Integration, ResponsibilityList
-from tests.conftest import client_for
+from tests.conftest import client_for as _client_for
+
+
+def client_for(*args, **kwargs):
+    """These tests read the pages' English text (the visitor chose English with the switch)."""
+    from django.conf import settings
+
+    client = _client_for(*args, **kwargs)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
 
 pytestmark = pytest.mark.django_db
 
