@@ -67,13 +67,28 @@ def _test_database_first(django_db_setup):
     through django_db_blocker (pytest-django only sets it up when a selected test asks for it)."""
 
 
+def clear_cache() -> None:
+    """Forget what this run cached: its own keys only (never FLUSHDB: the Redis may be shared with a
+    dev server or another run), and this process's memo of per-district reference data."""
+    from kernel import cache as two_level
+
+    two_level._local.clear()
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"*:{settings.CACHE_KEY_PREFIX}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clean_state():
     from kernel.sms import MemorySender
     from tenants.middleware import forget_hosts
 
     forget_hosts()  # a district cached by a rolled-back test must not leak into the next
-    cache.clear()
+    clear_cache()
     MemorySender.outbox.clear()
     yield
     connection.set_schema_to_public()
