@@ -25,7 +25,7 @@ TEST_DISTRICTS = {
     "kangbashi": ["registry", "codes", "cases", "points", "ratings", "participation", "notices"],
     "dongsheng": ["registry", "codes", "cases", "ratings"],
     "laixi": ["registry", "codes", "points", "participation", "notices"],
-    "worker": ["registry", "codes", "notices"],  # committed data for real-worker tests
+    "worker": ["registry", "codes", "notices", "points"],  # committed data for real-worker tests
 }
 PASSWORD = "test-pass-123"
 

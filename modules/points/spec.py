@@ -1,8 +1,7 @@
-"""Module spec: Civic points (品德积分).
-
-Its pages, API and tasks arrive with the issue that builds this module; the spec, configuration
-schema and dependencies are fixed now so districts can be configured from day one."""
-from modules.spec import ModuleSpec
+"""Module spec: Civic points (品德积分) — a versioned rulebook, an append-only ledger with balances,
+the points committee (maker–checker, quorum), appeals, award batches, honour tiers and the compound
+civility score. Pages and most of the API arrive next; the domain core and a read API are here."""
+from modules.spec import ModuleSpec, PeriodicTask
 
 SPEC = ModuleSpec(
     key="points",
@@ -20,6 +19,22 @@ SPEC = ModuleSpec(
                                 "description": "Keep a separate material-points balance"},
             "sms_on_award": {"type": "boolean", "default": True},
             "committee_quorum": {"type": "integer", "minimum": 1, "maximum": 15, "default": 2},
+            "batch_needs_committee": {"type": "boolean", "default": True,
+                                      "description": "Every award batch goes to the committee first"},
+            "appeal_days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 30,
+                            "description": "Days after posting during which a resident may appeal an entry"},
+            "household_awards": {"type": "string", "enum": ["members", "head"], "default": "members",
+                                 "description": "Who a reported or praised household's points go to"},
+            "compound_score": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "window_days": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 365},
+                    "praise_weight": {"type": "number", "minimum": 0, "maximum": 100, "default": 2},
+                    "report_weight": {"type": "number", "minimum": 0, "maximum": 100, "default": 1},
+                    "offence_weight": {"type": "number", "minimum": 0, "maximum": 100, "default": 3},
+                },
+            },
             "tiers": {
                 "type": "array",
                 "minItems": 1,
@@ -42,4 +57,11 @@ SPEC = ModuleSpec(
             },
         },
     },
+    api_urls="modules.points.api_urls",
+    handlers="modules.points.handlers",
+    periodic_tasks=(PeriodicTask("modules.points.tasks.resume_stalled_batches", 300),
+                    PeriodicTask("modules.points.tasks.refresh_compound_scores", 600)),
+    kpis={"pending_proposals": "modules.points.selectors.pending_proposals_kpi",
+          "batches_running": "modules.points.selectors.batches_running_kpi"},
+    seed="modules.points.services.seed",
 )

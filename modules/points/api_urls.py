@@ -1,0 +1,9 @@
+from django.urls import path
+
+from modules.points import api
+
+urlpatterns = [
+    path("me/", api.Me.as_view(), name="me"),
+    path("rules/", api.Rules.as_view(), name="rules"),
+    path("ranking/", api.Ranking.as_view(), name="ranking"),
+]

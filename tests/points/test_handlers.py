@@ -1,0 +1,129 @@
+"""Automatic postings from ``cases.verified_report``: reporter +, reported household −, praised
+household +, under the rules marked for it; idempotent per event; nothing when points is off."""
+import pytest
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from kernel import events
+from kernel.events import relay_pending
+from kernel.models import HandledEvent, OutboxEvent
+from modules.points import services
+from modules.points.models import Balance, Entry, Proposal, ReportFact
+from modules.registry import services as registry
+from tests.points.conftest import assert_ledger_consistent, rule_fields
+
+pytestmark = pytest.mark.django_db
+
+
+def payload(w, case_id=501, *, category="corridor_clutter", reporter=True, offender=None, praised=None):
+    return {"case_id": case_id, "channel": "outdoor_report" if offender else "snap", "category": category,
+            "reporter_user_id": w.res_user.pk if reporter else None,
+            "reporter_household_id": w.places["h1"].pk if reporter else None,
+            "offender_household_id": offender.pk if offender else None,
+            "praised_household_id": praised.pk if praised else None}
+
+
+def points_of(resident):
+    return Balance.objects.filter(resident=resident, kind="civic").values_list("points", flat=True).first() or 0
+
+
+def test_reporter_gains_and_the_reported_household_loses(in_district):
+    """Kangbashi's default example rules: report_uncivil +2 for the reporter, corridor_clutter −2 for
+    each member of the reported household (a category rule beats the general uncivil_reported)."""
+    w = in_district
+    r5 = registry.register_resident(actor=None, name="赵五", household=w.places["h2"])
+    done = services.award_verified_report(payload=payload(w, offender=w.places["h2"]))
+    assert done == {"posted": 3, "proposed": 0, "skipped": 0}
+    assert points_of(w.r1) == 2 and points_of(w.r3) == -2 and points_of(r5) == -2
+    offence = Entry.objects.get(resident=w.r3)
+    assert (offence.rule.code, offence.source_kind, offence.source_id, offence.posted_by) == (
+        "corridor_clutter", "case", 501, None)
+    other = services.award_verified_report(payload=payload(w, 502, category="noise", offender=w.places["h3"]))
+    assert other["posted"] == 2 and Entry.objects.get(resident=w.r4).rule.code == "uncivil_reported"
+    fact = ReportFact.objects.get(case_id=501)
+    assert fact.offender_household == w.places["h2"] and fact.reporter_household == w.places["h1"]
+
+
+def test_the_same_event_twice_posts_nothing_new(in_district):
+    w = in_district
+    first = services.award_verified_report(payload=payload(w, offender=w.places["h2"]))
+    again = services.award_verified_report(payload=payload(w, offender=w.places["h2"]))
+    assert first["posted"] == 2 and again["posted"] == 0
+    assert Entry.objects.count() == 2 and ReportFact.objects.count() == 1
+
+
+def test_a_praised_household_gains_and_the_reporter_is_not_deducted_for_their_own_home(in_district):
+    w = in_district
+    services.award_verified_report(payload=payload(w, 601, category="praise", praised=w.places["h2"]))
+    assert points_of(w.r3) == 2 and points_of(w.r1) == 2
+    # r1 reports their own household: the reporter is not deducted, the other member is
+    services.award_verified_report(payload=payload(w, 602, offender=w.places["h1"]))
+    assert points_of(w.r1) == 4 and points_of(w.r2) == -2
+
+
+def test_household_awards_can_go_to_the_head_only(in_district):
+    from tests.points.conftest import set_points_config
+
+    w = in_district
+    set_points_config(household_awards="head")
+    services.award_verified_report(payload=payload(w, reporter=False, offender=w.places["h1"]))
+    assert points_of(w.r1) == -2 and points_of(w.r2) == 0
+
+
+def test_caps_apply_and_a_capped_posting_is_skipped_quietly(in_district):
+    w = in_district
+    services.revise_rule(actor=w.admin, rule="report_uncivil", cap_period="day", cap_count=1, cap_points=None)
+    services.award_verified_report(payload=payload(w, 701))
+    done = services.award_verified_report(payload=payload(w, 702))
+    assert done == {"posted": 0, "proposed": 0, "skipped": 1} and points_of(w.r1) == 2
+
+
+def test_an_automatic_rule_that_needs_the_committee_makes_a_proposal(in_district):
+    w = in_district
+    services.revise_rule(actor=w.admin, rule="report_uncivil", committee_required=True)
+    assert services.award_verified_report(payload=payload(w, 801))["proposed"] == 1
+    assert services.award_verified_report(payload=payload(w, 801))["proposed"] == 0
+    proposal = Proposal.objects.get()
+    assert (proposal.resident, proposal.points, proposal.source_kind, proposal.proposed_by) == (w.r1, 2, "case", None)
+    services.approve_proposal(actor=w.m1, proposal=proposal)
+    services.approve_proposal(actor=w.m2, proposal=proposal)
+    assert points_of(w.r1) == 2
+
+
+def test_no_rule_for_it_means_no_points(in_district):
+    w = in_district
+    services.revise_rule(actor=w.admin, rule="report_uncivil", auto_source="")
+    services.create_rule(actor=w.admin, code="t_anon", **rule_fields(auto_source="verified_report.praised",
+                                                                     auto_categories=["praise"]))
+    done = services.award_verified_report(payload=payload(w, 901, category="noise", reporter=True))
+    assert done == {"posted": 0, "proposed": 0, "skipped": 0} and not Entry.objects.exists()
+    assert ReportFact.objects.filter(case_id=901).exists()  # the report still counts for the compound score
+    anonymous = payload(w, 902, reporter=False)
+    services.award_verified_report(payload=anonymous)
+    assert not Entry.objects.exists()
+
+
+def test_through_the_outbox_each_event_is_handled_once(in_district):
+    w = in_district
+    with transaction.atomic():
+        event = events.publish("cases.verified_report", payload(w, 1001, offender=w.places["h2"]))
+    relay_pending()
+    assert HandledEvent.objects.filter(event=event, handler="points.verified_report").count() == 1
+    assert points_of(w.r1) == 2 and points_of(w.r3) == -2
+    OutboxEvent.objects.filter(pk=event.pk).update(delivered_at=None)
+    HandledEvent.objects.filter(event=event).delete()  # as if the worker died before marking it handled
+    relay_pending()
+    assert points_of(w.r1) == 2 and points_of(w.r3) == -2 and Entry.objects.count() == 2
+
+
+def test_a_district_with_points_off_skips_the_handler(dongsheng):
+    with tenant_context(dongsheng):
+        with transaction.atomic():
+            event = events.publish("cases.verified_report", {"case_id": 1, "category": "parking",
+                                                             "reporter_user_id": None})
+        relay_pending()
+        event.refresh_from_db()
+        assert event.delivered_at is not None and not event.last_error
+        assert not HandledEvent.objects.filter(event=event).exists()
+        assert not ReportFact.objects.exists() and not Entry.objects.exists()
+        assert_ledger_consistent()
