@@ -531,3 +531,34 @@ def test_a_pool_case_transferred_to_another_grid_leaves_the_old_pool(in_district
     with pytest.raises(NotAllowed):
         services.grab_case(actor=w.gw1, case=case)
     assert services.grab_case(actor=w.gw2, case=case).assignee == w.gw2
+
+
+def test_the_new_owner_of_an_escalated_case_is_told(in_district, settings):
+    """The community's staff hear of a case escalated to the community, the street's of one escalated
+    to the street; where a level has nobody, district supervision (the administrators) hears of it."""
+    from django.db import connection
+
+    from kernel import events
+    from kernel.sms import MemorySender
+    from modules.cases import notifications
+    from tests.conftest import make_user
+
+    settings.SMS_SENDER = "kernel.sms.MemorySender"
+    w = in_district
+    make_user(w.district, "c01_phone", "community_staff", "community", "C01", phone="13900001111")
+    street = w.places["g1"].community.street
+    make_user(w.district, "s_phone", "community_staff", "street", street.code, phone="13900002222")
+    connection.set_tenant(w.district)  # make_user leaves the district's schema
+    late = submit(w)
+    assert services.escalate_overdue(now=at(2026, 10, 1, 10, 0)) == 1
+    assert notifications.notify_escalated([late.pk]) == 1
+    (phone, text), = MemorySender.outbox
+    assert phone == "+8613900001111" and late.ref in text and "1 件" in text
+    MemorySender.outbox.clear()
+    assert services.escalate_overdue(now=at(2026, 10, 2, 10, 0)) == 1  # to the street
+    notifications.notify_escalated([late.pk])
+    assert [p for p, _t in MemorySender.outbox] == ["+8613900002222"]
+    late.refresh_from_db()
+    late.owner_level = 3  # department level, but the case's unit is the grid: nobody there
+    assert notifications.owners_of(late) == [w.admin]
+    assert "cases.notify_escalated" in [h.name for h in events.handlers_for("cases.escalated")]
