@@ -36,7 +36,7 @@ OPEN_SQL = """
 INSERT INTO {case} (ref, channel, category_id, title, description, grid_id, community_id, reporter_contact_encrypted,
     reporter_contact_index, status, assign_mode, assignee_id, responsible_kind, responsible_code, rlist_id,
     submitted_at, response_due, resolution_due, responded_at, escalation_level, owner_level, next_escalation_at,
-    reject_reason, result, reopen_count, updated_at)
+    reject_reason, result, reopen_count, updated_at, address, external_id)
 SELECT 'BEN-' || lpad(i::text, 7, '0'), 'snap', (%(cats)s::bigint[])[1 + i %% %(ncat)s], '楼道堆物 #' || i,
     '三单元二楼楼道堆放纸箱，影响通行。', %(grid)s, %(community)s, '', '',
     s.status, CASE WHEN s.status = 'submitted' THEN 'grab' ELSE 'dispatch' END,
@@ -44,7 +44,7 @@ SELECT 'BEN-' || lpad(i::text, 7, '0'), 'snap', (%(cats)s::bigint[])[1 + i %% %(
     'grid_workers', 'G0101', %(rlist)s,
     s.submitted, s.response_due, s.resolution_due,
     CASE WHEN s.status IN ('accepted', 'in_progress') THEN s.submitted + interval '30 minutes' END,
-    s.level, s.level, s.next_at, '', '', 0, s.submitted
+    s.level, s.level, s.next_at, '', '', 0, s.submitted, '', ''
 FROM generate_series(1, %(n)s) AS i,
 LATERAL (SELECT i %% 100 AS b) AS k,
 LATERAL (
@@ -76,11 +76,11 @@ RESOLVED_SQL = """
 INSERT INTO {case} (ref, channel, category_id, title, description, grid_id, community_id, reporter_contact_encrypted,
     reporter_contact_index, status, assign_mode, assignee_id, responsible_kind, responsible_code, rlist_id,
     submitted_at, response_due, resolution_due, responded_at, resolved_at, result, escalation_level, owner_level,
-    next_escalation_at, reject_reason, reopen_count, updated_at)
+    next_escalation_at, reject_reason, reopen_count, updated_at, address, external_id)
 SELECT 'BER-' || lpad(i::text, 7, '0'), 'snap', (%(cats)s::bigint[])[1 + i %% %(ncat)s], '已办结 #' || i, '',
     %(grid)s, %(community)s, '', '', 'resolved', 'dispatch', %(worker)s, 'grid_workers', 'G0101', %(rlist)s,
     r.at - interval '2 days', r.at - interval '1 day', r.at + interval '3 days', r.at - interval '1 day', r.at,
-    '已清理。', 0, 0, NULL, '', 0, r.at
+    '已清理。', 0, 0, NULL, '', 0, r.at, '', ''
 FROM generate_series(1, %(n)s) AS i,
 LATERAL (SELECT %(t)s - interval '1 hour' - interval '1 minute' * ((2 * i) %% (14 * 1440)) AS at) AS r
 """
