@@ -1,7 +1,7 @@
 """Module spec: Civic points (品德积分) — a versioned rulebook, an append-only ledger with balances,
 the points committee (maker–checker, quorum), appeals, award batches, honour tiers and the compound
-civility score. Pages and most of the API arrive next; the domain core and a read API are here."""
-from modules.spec import ModuleSpec, PeriodicTask
+civility score, benefits per tier from providers and the honour list."""
+from modules.spec import ModuleSpec, NavEntry, PeriodicTask
 
 SPEC = ModuleSpec(
     key="points",
@@ -58,6 +58,22 @@ SPEC = ModuleSpec(
         },
     },
     api_urls="modules.points.api_urls",
+    portal_urls="modules.points.urls",
+    nav=(
+        NavEntry("我的积分", "My points", "points:home", icon="⭐", roles=("resident",)),
+        NavEntry("荣誉权益", "Tier benefits", "points:benefits", icon="🎁", roles=("resident",)),
+        NavEntry("光荣榜", "Honour list", "points:honour", icon="🏅"),
+        NavEntry("积分申报", "Propose points", "points:propose", icon="✍", staff=True,
+                 roles=("district_admin", "community_staff", "grid_worker", "grid_worker_part_time",
+                        "grid_worker_sector", "committee_member")),
+        NavEntry("积分审查", "Points committee", "points:committee", icon="⚖", staff=True,
+                 roles=("committee_member", "district_admin")),
+        NavEntry("积分批次", "Award batches", "points:batches", icon="📦", staff=True,
+                 roles=("district_admin", "community_staff", "committee_member")),
+        NavEntry("积分规则", "Points rulebook", "points:rules", icon="📘", staff=True, roles=("district_admin",)),
+        NavEntry("权益提供方", "Benefit providers", "points:providers", icon="🏫", staff=True,
+                 roles=("district_admin",)),
+    ),
     handlers="modules.points.handlers",
     periodic_tasks=(PeriodicTask("modules.points.tasks.resume_stalled_batches", 300),
                     PeriodicTask("modules.points.tasks.refresh_compound_scores", 600)),
