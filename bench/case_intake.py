@@ -1,78 +1,135 @@
-"""Case intake: submissions per second through the API, with dispatch to the grid's worker.
+"""Case intake: submissions per second that the web server on this machine takes through the API,
+with dispatch to the grid's worker.
 
-Run: ``.venv/bin/python bench/case_intake.py`` (``BENCH_N`` cases, default 2000).
+Run: ``.venv/bin/python bench/case_intake.py`` (``BENCH_N`` cases, default 3000;
+``BENCH_WORKERS`` server processes, default two per core; ``BENCH_CLIENTS`` concurrent clients,
+default 8; ``BENCH_SERVER_ARGS`` extra server arguments; ``BENCH_SERVER=uvicorn`` serves the ASGI
+application instead, if uvicorn is installed).
 
-A throwaway district (``create_district(use_pool=False)``, modules registry, codes, cases: the cases
-seed gives the default categories and a district-wide responsibility list routing to the case's
-grid) with a small place tree: 1 street, 2 communities, 4 grids, each grid owned by its own grid
-worker (``Grid.worker``), and one signed-in resident. ``BENCH_N`` cases are POSTed to
-``/api/v1/cases/`` through Django's test ``Client`` (the in-process WSGI-style handler, whole
-middleware stack, ``Host: <district domain>``, session from ``force_login``), spread over the grids
-and the categories whose assign mode is dispatch, so each one goes the full way: validation, route
-by the responsibility list, time limits by the holiday calendar, reference number, case row,
-"submitted" and "assigned" timeline events, audit entry, outbox event (and its relay kick on commit).
+The world is ``case_intake_inprocess.py``'s (throwaway district, 4 grids each owned by a worker, one resident),
+here signed in the way a phone app is: ``Authorization: Bearer <token>``. The server is the one
+deployed (``infra/Dockerfile``): gunicorn's sync workers serving ``config.wsgi:application``, with
+``BENCH_WORKERS`` processes, started by the benchmark on a free port; throttles are lifted through the environment
+(``THROTTLE_USER``). ``BENCH_CLIENTS`` threads in this process keep one HTTP/1.1 connection each
+and POST JSON to ``/api/v1/cases/``; the clock runs from the first request to the last answer. Every
+answer must be 201 and afterwards every case must be ``assigned`` to its grid's worker.
 
-Throttles are off (``REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = []`` and the view's bound
-``throttle_classes``): the user limit (2000/min) would otherwise answer 429. Every answer must be
-201, and afterwards every case must be ``assigned`` to its grid's worker. Figures are JSON lines on
-stdout, logs on stderr.
+Besides the rate it prints the CPU time per case of the server processes, of PostgreSQL and of the
+clients (from /proc), and what two cores could take at that cost if nothing else ran: the rate
+depends on what else the machine is doing, the CPU cost much less.
 """
 from __future__ import annotations
 
-import gc
+import http.client
 import json
 import os
+import socket
+import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import ROOT, bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from case_intake_inprocess import GRIDS, build_world
 
 PATH = "/api/v1/cases/"
-GRIDS = [("C01", "G0101"), ("C01", "G0102"), ("C02", "G0201"), ("C02", "G0202")]
+SERVER = os.environ.get("BENCH_SERVER", "gunicorn")
 
 
-def build_world(district):
-    """Places, a worker owning each grid, a resident with a household. Returns (resident, {grid: worker})."""
-    from django_tenants.utils import tenant_context
+TICKS = os.sysconf("SC_CLK_TCK")
 
-    from accounts.services import create_user
-    from kernel.services import assign_role
-    from modules.registry import services as registry
 
-    with tenant_context(district):
-        street = registry.create_street(actor=None, code="S01", name="基准街道")
-        communities = {code: registry.create_community(actor=None, code=code, name=f"基准社区{code}", street=street)
-                       for code in sorted({c for c, _g in GRIDS})}
-        workers = {}
-        first_grid = None
-        for community, code in GRIDS:
-            worker = create_user(actor=None, username=f"gw_{code.lower()}", password=None)
-            assign_role(actor=None, user=worker, role="grid_worker", scope_kind="grid", scope_code=code)
-            grid = registry.create_grid(actor=None, code=code, name=f"网格{code}",
-                                        community=communities[community], worker=worker)
-            first_grid = first_grid or grid
-            workers[code] = worker
-        compound = registry.create_compound(actor=None, code="X01", name="基准小区", grid=first_grid)
-        building = registry.create_building(actor=None, compound=compound, number="1")
-        household = registry.create_household(actor=None, building=building, unit="1", room="101")
-        resident_user = create_user(actor=None, username="reporter", password=None)
-        assign_role(actor=None, user=resident_user, role="resident")
-        resident = registry.register_resident(actor=None, name="张三", household=household, relation="head")
-        registry.link_account(actor=None, resident=resident, user=resident_user)
-    return resident_user, workers
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes (Linux /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def children(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        for task in Path(f"/proc/{parent}/task").iterdir():
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                kids = []
+            found.extend(kids)
+            queue.extend(kids)
+    return found
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "THROTTLE_USER": "1000000/min", "THROTTLE_ANON": "1000000/min",
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}", "SENTRY_DSN": ""}
+    if SERVER == "uvicorn":
+        args = [str(Path(sys.executable).with_name("uvicorn")), "config.asgi:application", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    else:
+        args = [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "infra" / "gunicorn.conf.py"),
+                "config.wsgi:application", "--bind",
+                f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
+    args += os.environ.get("BENCH_SERVER_ARGS", "").split()
+    server = subprocess.Popen(args, env=env, cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health/")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("the server did not answer /health/ within 60 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def main() -> int:
-    n = int(os.environ.get("BENCH_N", "2000"))
+    n = int(os.environ.get("BENCH_N", "3000"))
+    workers = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1))))
+    clients = int(os.environ.get("BENCH_CLIENTS", "8"))
     setup_django()
-    from django.conf import settings
     from django.db import connection
-    from django.test import Client, override_settings
     from django_tenants.utils import tenant_context
+    from rest_framework.authtoken.models import Token
 
     from tenants.services import create_district
 
     slug = bench_slug()
+    server = None
     try:
         with quiet_stdout():
             created = create_district(slug=slug, name_zh="基准区", name_en="Bench",
@@ -80,81 +137,108 @@ def main() -> int:
             district = created.district
             host = district.primary_domain
             connection.set_schema_to_public()
-            log(f"district {slug} at {host} ({created.seconds:.2f}s)")
-
-            resident, workers = build_world(district)
+            resident, workers_of = build_world(district)
             from modules.cases.models import AssignMode, Case, CaseEvent, Category
 
             with tenant_context(district):
                 categories = list(Category.objects.filter(active=True, assign_mode=AssignMode.DISPATCH)
                                   .values_list("code", flat=True))
+                token = Token.objects.create(user=resident).key
             connection.set_schema_to_public()
-            if not categories:
-                raise SystemExit("the cases seed made no dispatch category")
-            log(f"grids {', '.join(workers)}; dispatch categories {', '.join(categories)}")
+            log(f"district {slug} at {host}; {workers} server processes, {clients} clients, {n} cases")
 
-            client = Client(HTTP_HOST=host, HTTP_ACCEPT_LANGUAGE="en")
-            with tenant_context(district):  # the session lives in the district's schema
-                client.force_login(resident, backend="django.contrib.auth.backends.ModelBackend")
-            connection.set_schema_to_public()
+        bodies = [json.dumps({
+            "channel": "snap", "category": categories[i % len(categories)], "grid": GRIDS[i % len(GRIDS)][1],
+            "title": f"楼道堆物 #{i}", "description": "三单元二楼楼道堆放纸箱，影响通行。",
+            "latitude": "39.608000", "longitude": "109.781000"}).encode() for i in range(n)]
+        headers = {"Host": host, "Content-Type": "application/json", "Accept": "application/json",
+                   "Authorization": f"Bearer {token}"}
 
-            bodies = []
-            for i in range(n):
-                _community, grid = GRIDS[i % len(GRIDS)]
-                bodies.append(json.dumps({
-                    "channel": "snap", "category": categories[i % len(categories)], "grid": grid,
-                    "title": f"楼道堆物 #{i}", "description": "三单元二楼楼道堆放纸箱，影响通行。",
-                    "latitude": "39.608000", "longitude": "109.781000"}))
+        port = free_port()
+        server = start_server(port, workers)
 
-            rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
-            with override_settings(REST_FRAMEWORK=rest):
-                from modules.cases.api import CaseList
+        def post(conn, body) -> tuple[int, bytes]:
+            conn.request("POST", PATH, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
 
-                CaseList.throttle_classes = []  # bound from api_settings when DRF was imported
-                if CaseList().get_throttles():
-                    raise SystemExit("throttles are still on")
+        # Warm every server process (imports, caches, DB connections): not counted.
+        warm = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(clients)]
+        warm_bodies = [json.dumps({**json.loads(bodies[0]), "title": f"预热 {i}"}).encode()
+                       for i in range(4 * clients)]
+        for i, body in enumerate(warm_bodies):
+            status, content = post(warm[i % clients], body)
+            if status != 201:
+                raise SystemExit(f"warm-up: {status} {content[:400]!r}")
+        for conn in warm:
+            conn.close()
 
-                # One first request (not counted): must be a dispatched case; warms imports and caches.
-                first = client.post(PATH, bodies[0], content_type="application/json")
-                if first.status_code != 201 or first.json().get("status") != "assigned":
-                    raise SystemExit(f"first submission: {first.status_code} {first.content[:500]!r}")
+        bad, lock = [], threading.Lock()
+        next_index = iter(range(n))
 
-                gc.collect()
-                bad = []
-                started = time.perf_counter()
-                for i, body in enumerate(bodies):
-                    response = client.post(PATH, body, content_type="application/json")
-                    if response.status_code != 201:
-                        bad.append((i, response.status_code, response.content[:300]))
-                    if (i + 1) % 500 == 0:
-                        log(f"  {i + 1}/{n}: {(i + 1) / (time.perf_counter() - started):,.0f}/s")
-                seconds = time.perf_counter() - started
-            if bad:
-                raise SystemExit(f"{len(bad)} of {n} submissions failed; first: {bad[0]}")
+        def client():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            while True:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    break
+                status, content = post(conn, bodies[i])
+                if status != 201:
+                    with lock:
+                        bad.append((i, status, content[:300]))
+            conn.close()
 
-            with tenant_context(district):
-                cases = Case.objects.exclude(pk=first.json()["id"]) if "id" in first.json() else Case.objects
-                total = cases.count()
-                assigned = cases.filter(status=Case.Status.ASSIGNED, assignee__isnull=False).count()
-                wrong = sum(cases.filter(grid__code=code).exclude(assignee=worker).count()
-                            for code, worker in workers.items())
-                dispatch_events = CaseEvent.objects.filter(kind="assigned", case__in=cases).count()
-            connection.set_schema_to_public()
-            log(f"{total} cases, {assigned} assigned, {dispatch_events} 'assigned' events, "
-                f"{wrong} assigned to someone other than the grid's worker")
-            if total != n or assigned != n or dispatch_events != n or wrong:
-                raise SystemExit(f"dispatch check failed: {n} submitted, {total} stored, {assigned} assigned, "
-                                 f"{dispatch_events} assigned events, {wrong} to the wrong worker")
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        web = [server.pid, *children(server.pid)]
+        db = postgres_pids()  # this machine's server (pooled connections stay open during the run)
+        cpu_before = cpu_seconds(web), cpu_seconds(db), time.process_time()
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - started
+        cpu_web, cpu_db, cpu_client = (cpu_seconds(web) - cpu_before[0], cpu_seconds(db) - cpu_before[1],
+                                       time.process_time() - cpu_before[2])
+        stop_server(server)
+        server = None
+        if bad:
+            raise SystemExit(f"{len(bad)} of {n} submissions failed; first: {bad[0]}")
+
+        with quiet_stdout(), tenant_context(district):
+            cases = Case.objects.exclude(title__startswith="预热")
+            total = cases.count()
+            assigned = cases.filter(status=Case.Status.ASSIGNED, assignee__isnull=False).count()
+            wrong = sum(cases.filter(grid__code=code).exclude(assignee=worker).count()
+                        for code, worker in workers_of.items())
+            dispatch_events = CaseEvent.objects.filter(kind="assigned", case__in=cases).count()
+            refs = cases.values("ref").distinct().count()
+        connection.set_schema_to_public()
+        log(f"{total} cases ({refs} distinct refs), {assigned} assigned, {dispatch_events} 'assigned' events, "
+            f"{wrong} to someone other than the grid's worker")
+        if total != n or assigned != n or dispatch_events != n or wrong or refs != n:
+            raise SystemExit(f"dispatch check failed: {n} submitted, {total} stored, {assigned} assigned, "
+                             f"{dispatch_events} assigned events, {wrong} to the wrong worker, {refs} refs")
     finally:
+        if server is not None:
+            stop_server(server)
         with quiet_stdout():
             connection.set_schema_to_public()
             drop_district(slug=slug)
             log(f"dropped {slug}")
 
-    log(f"{n} cases in {seconds:.2f}s: {seconds / n * 1e3:.2f} ms a case")
+    log(f"{n} cases in {seconds:.2f}s over HTTP: {n / seconds:.1f}/s")
     figure("case_intake_per_second", round(n / seconds, 1), "cases/s", ">= 100/s")
     figure("case_intake_seconds", round(seconds, 2), "s")
-    figure("case_intake_assigned", assigned, "cases")
+    figure("case_intake_server_processes", workers, "processes")
+    per_case = {name: value / n * 1e3 for name, value in (("web", cpu_web), ("db", cpu_db), ("client", cpu_client))}
+    log("CPU per case: " + ", ".join(f"{k} {v:.2f} ms" for k, v in per_case.items())
+        + f"; {os.cpu_count()} cores: at most {os.cpu_count() * 1e3 / sum(per_case.values()):.0f} cases/s "
+        "if this machine did nothing else")
+    figure("case_intake_web_cpu_ms_per_case", round(per_case["web"], 2), "ms")
+    figure("case_intake_db_cpu_ms_per_case", round(per_case["db"], 2), "ms")
+    figure("case_intake_cpu_bound_per_second", round(os.cpu_count() * 1e3 / sum(per_case.values()), 1), "cases/s")
     return 0
 
 

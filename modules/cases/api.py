@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -90,6 +90,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
 class CaseDetailSerializer(CaseSerializer):
     timeline = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
     participants = ParticipantSerializer(many=True, read_only=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
 
@@ -97,10 +98,16 @@ class CaseDetailSerializer(CaseSerializer):
     def get_timeline(self, obj) -> list[dict]:
         return EventSerializer(selectors.timeline(obj), many=True).data
 
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(
+        choices=sorted(services.ACTION_STATUSES)), help_text="staff steps the caller may take now (POST <id>/<step>/)"))
+    def get_actions(self, obj) -> list[str]:
+        request = self.context.get("request")
+        return sorted(services.allowed_actions(request.user, obj)) if request else []
+
 
 class SubmitSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Case.Channel.choices, default=Case.Channel.SNAP)
-    category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.filter(active=True))
+    category = serializers.CharField(max_length=40, help_text="category code (GET /api/v1/cases/categories/)")
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     household = serializers.IntegerField(required=False, allow_null=True)
@@ -164,10 +171,13 @@ class CaseList(generics.ListAPIView):
         values["idempotency_key"] = values.get("idempotency_key") or request.headers.get("Idempotency-Key") or None
         places = data.places()
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
-        prepared = uploads.prepare(files) if files else []  # checked before anything is saved
+        if not files:  # submit_case is one transaction of its own
+            case = services.submit_case(actor=_actor(request), **values, **places)
+            return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+        prepared = uploads.prepare(files)  # checked before anything is saved
         with uploads.atomic():
             case = services.submit_case(actor=_actor(request), **values, **places)
-            if prepared and not case.attachments.exists():  # a retried submission keeps its first files
+            if not case.attachments.exists():  # a retried submission keeps its first files
                 uploads.attach(actor=_actor(request), case=case, prepared=prepared, trusted=True)
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
@@ -259,7 +269,7 @@ class CaseAction(APIView):
         data.is_valid(raise_exception=True)
         ACTIONS[action](request.user, case, data.validated_data)
         case = Case.objects.select_related(*LIST_RELATED).get(pk=case.pk)
-        return Response(CaseDetailSerializer(case).data)
+        return Response(CaseDetailSerializer(case, context={"request": request}).data)
 
 
 class Duplicates(APIView):
@@ -273,6 +283,24 @@ class Duplicates(APIView):
         visible = set(selectors.cases_for(request.user).values_list("pk", flat=True))
         found = [(c, score) for c, score in selectors.duplicate_candidates(case) if c.pk in visible]
         return Response({"results": [CaseSerializer(c).data | {"similarity": score} for c, score in found]})
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "name_zh", "name_en", "assign_mode"]
+
+
+class Categories(generics.ListAPIView):
+    """The district's active case categories: what ``category`` of a submission may be."""
+
+    serializer_class = CategorySerializer
+    permission_classes = [AllowAny]
+    filterset_fields = ["assign_mode"]
+    ordering_fields = ["code"]
+
+    def get_queryset(self):
+        return Category.objects.filter(active=True).order_by("code")
 
 
 class Figures(APIView):

@@ -5,6 +5,7 @@ from modules.cases import api
 urlpatterns = [
     path("", api.CaseList.as_view(), name="list"),
     path("pool/", api.Pool.as_view(), name="pool"),
+    path("categories/", api.Categories.as_view(), name="categories"),
     path("figures/", api.Figures.as_view(), name="figures"),
     path("<int:pk>/", api.CaseDetail.as_view(), name="detail"),
     path("<int:pk>/duplicates/", api.Duplicates.as_view(), name="duplicates"),

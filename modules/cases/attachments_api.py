@@ -17,7 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from kernel.api import AnonThrottle, UserThrottle
+from kernel.api import AnonThrottle, CountingThrottle, UserThrottle
 from kernel.errors import DomainError
 from modules.cases import selectors, uploads
 from modules.cases.models import Attachment, Case
@@ -26,7 +26,7 @@ CHUNK = 64 * 1024
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4"}
 
 
-class UploadThrottle(UserRateThrottle):
+class UploadThrottle(CountingThrottle, UserRateThrottle):
     """Uploads cost storage and CPU: a tighter per-user budget for POST (rate "uploads" in
     REST_FRAMEWORK's DEFAULT_THROTTLE_RATES, 60 a minute if unset)."""
 

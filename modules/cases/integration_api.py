@@ -30,6 +30,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from kernel.api import CountingThrottle
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import HasRole
 from kernel.roles import Role
@@ -82,7 +83,7 @@ class IsIntegration(BasePermission):
         return isinstance(request.auth, Integration)
 
 
-class IntegrationThrottle(SimpleRateThrottle):
+class IntegrationThrottle(CountingThrottle, SimpleRateThrottle):
     """Per integration (cache keys carry the district). Rate: DEFAULT_THROTTLE_RATES["integration"]."""
 
     scope = "integration"

@@ -13,7 +13,7 @@ from kernel.cache import cached, forget
 from kernel.roles import GRID_WORKERS, Role, ScopeKind
 from kernel.selectors import roles_of
 from modules.cases.calendar import WorkCalendar, local_date
-from modules.cases.models import Case, Holiday, ResponsibilityItem, ResponsibilityList, UnitKind
+from modules.cases.models import Case, Category, Holiday, ResponsibilityItem, ResponsibilityList, UnitKind
 
 OPEN_STATUSES = [s.value for s in Case.OPEN]
 HANDLING_STATUSES = [Case.Status.ASSIGNED, Case.Status.ACCEPTED, Case.Status.IN_PROGRESS]
@@ -38,6 +38,7 @@ class Routing:
     calendar: WorkCalendar
     first: dt.date
     last: dt.date
+    categories: dict  # code -> Category (active or not)
 
     def covers(self, day: dt.date) -> bool:
         return self.first <= day - dt.timedelta(days=1) and day + dt.timedelta(days=366) <= self.last
@@ -57,13 +58,14 @@ def routing(now: dt.datetime | None = None) -> Routing:
             for item in ResponsibilityItem.objects.filter(rlist=rlist):
                 items.setdefault(item.category_id, []).append(item)
         rows = Holiday.objects.filter(date__gte=first, date__lte=last).values_list("date", "is_working_day")
-        return Routing(rlist, items, WorkCalendar(dict(rows)), first, last)
+        categories = {c.code: c for c in Category.objects.all()}
+        return Routing(rlist, items, WorkCalendar(dict(rows)), first, last, categories)
 
     return cached(_ROUTING_KEY, build, seconds=ROUTING_CACHE_SECONDS, valid=lambda snapshot: snapshot.covers(day))
 
 
 def forget_routing() -> None:
-    """After a change of the list or the calendar (kernel.cache.forget: now and at commit)."""
+    """After a change of the list, the calendar or a category (kernel.cache.forget: now and at commit)."""
     forget(_ROUTING_KEY)
 
 

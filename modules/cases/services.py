@@ -113,10 +113,46 @@ def supervises(user, case: Case) -> bool:
         user, selectors.DEPARTMENT_ROLES, ScopeKind.DEPARTMENT, case.responsible_code)
 
 
+def is_handler(user, case: Case) -> bool:
+    """The assignee, or someone who supervises the case."""
+    return bool(_user(user)) and (case.assignee_id == user.pk or supervises(user, case))
+
+
 def _require_handler(user, case: Case, action: str) -> None:
-    if _user(user) and (case.assignee_id == user.pk or supervises(user, case)):
+    if is_handler(user, case):
         return
     raise NotAllowed(_("Only the case's handler or its supervisors may %(action)s it.") % {"action": action})
+
+
+def _may_accept(user, case: Case) -> bool:
+    """A submitted, unassigned case that is not in the pool: its unit's staff; an assigned case: the
+    assignee (or a district admin)."""
+    if case.status == S.SUBMITTED:
+        return case.assign_mode != AssignMode.GRAB and supervises(user, case)
+    return bool(_user(user)) and (case.assignee_id == user.pk or _is_admin(user))
+
+
+# The states each staff step starts from; the services refuse others (409), and the pages offer a step
+# only where ``allowed_actions`` finds it.
+ACTION_STATUSES = {
+    "grab": [S.SUBMITTED], "accept": [S.ASSIGNED, S.SUBMITTED], "start": [S.ACCEPTED],
+    "resolve": [S.ACCEPTED, S.IN_PROGRESS], "transfer": OPEN, "participant": OPEN, "reject": OPEN,
+}
+
+
+def allowed_actions(user, case: Case) -> set[str]:
+    """The staff steps ``user`` may take on ``case`` now, by the same rules the services apply."""
+    if not _user(user):
+        return set()
+    found = {action for action in ("start", "resolve", "transfer", "participant", "reject")
+             if case.status in ACTION_STATUSES[action]} if is_handler(user, case) else set()
+    if case.status in ACTION_STATUSES["accept"] and _may_accept(user, case):
+        found.add("accept")
+    if case.status in ACTION_STATUSES["grab"] and case.assign_mode == AssignMode.GRAB and not case.assignee_id:
+        grids = selectors.grab_grids_of(user)
+        if grids and Case.objects.filter(selectors.pool_condition(grids), pk=case.pk).exists():
+            found.add("grab")
+    return found
 
 
 def _require_reporter(user, case: Case, action: str) -> None:
@@ -156,9 +192,11 @@ def grid_worker_of(grid_code: str, *, grid=None):
     return rows[0].user if rows else None
 
 
-def _category(category) -> Category:
+def _category(category, routing=None) -> Category:
     if isinstance(category, Category):
         obj = category
+    elif routing is not None:  # intake: the categories come with the cached routing snapshot
+        obj = routing.categories.get(category) if isinstance(category, str) else None
     else:
         obj = Category.objects.filter(code=category).first()
     if obj is None or not obj.active:
@@ -244,7 +282,8 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
         grid = grid or merchant.grid
     elif merchant is not None:
         raise DomainError(_("Only a merchant request names a merchant."), fields={"merchant": [_("Not allowed here.")]})
-    category = _category(category)
+    routing = selectors.routing(now)
+    category = _category(category, routing)
     title, description = _check_text(title, description)
     address = (address or "").strip()
     if len(address) > ADDRESS_MAX:
@@ -283,7 +322,6 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
             "pk", flat=True).first()
 
     # Route: the most specific row of the current list; else the configured defaults.
-    routing = selectors.routing(now)
     rlist, calendar = routing.rlist, routing.calendar
     item = routing.route(category=category, grid=grid, community=community, street=street)
     if item is not None:
@@ -374,7 +412,7 @@ def grab_case(*, actor, case: Case, now=None) -> Case:
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         case = _lock(case)
-        _require_status(case, [S.SUBMITTED], "grab")
+        _require_status(case, ACTION_STATUSES["grab"], "grab")
         if case.assignee_id or case.assign_mode != AssignMode.GRAB:
             raise Conflict(_("This case is not in the pool."), code="not_in_pool")
         if not grids or not Case.objects.filter(selectors.pool_condition(grids), pk=case.pk).exists():
@@ -398,13 +436,13 @@ def accept_case(*, actor, case: Case, now=None) -> Case:
     now = _now(now)
     with transaction.atomic():
         case = _lock(case)
-        _require_status(case, [S.ASSIGNED, S.SUBMITTED], "accept")
-        if case.status == S.SUBMITTED:
-            if case.assign_mode == AssignMode.GRAB or not supervises(user, case):
+        _require_status(case, ACTION_STATUSES["accept"], "accept")
+        if not _may_accept(user, case):
+            if case.status == S.SUBMITTED:
                 raise NotAllowed(_("Only the responsible unit's staff may accept an unassigned case."))
-            case.assignee = user
-        elif not (user and (case.assignee_id == user.pk or _is_admin(user))):
             raise NotAllowed(_("Only the assigned worker may accept this case."))
+        if case.status == S.SUBMITTED:
+            case.assignee = user
         before = case.status
         case.status = S.ACCEPTED
         case.responded_at = case.responded_at or now
@@ -421,7 +459,7 @@ def start_case(*, actor, case: Case, now=None) -> Case:
     now = _now(now)
     with transaction.atomic():
         case = _lock(case)
-        _require_status(case, [S.ACCEPTED], "start")
+        _require_status(case, ACTION_STATUSES["start"], "start")
         _require_handler(user, case, "start")
         case.status = S.IN_PROGRESS
         case.save(update_fields=["status", "updated_at"])
@@ -443,7 +481,7 @@ def resolve_case(*, actor, case: Case, result: str, verified: bool = True, now=N
         raise DomainError(_("At most %(n)d characters.") % {"n": RESULT_MAX}, fields={"result": [_("Too long.")]})
     with transaction.atomic():
         case = _lock(case)
-        _require_status(case, [S.ACCEPTED, S.IN_PROGRESS], "resolve")
+        _require_status(case, ACTION_STATUSES["resolve"], "resolve")
         _require_handler(user, case, "resolve")
         before = case.status
         case.status, case.result, case.resolved_at, case.next_escalation_at = S.RESOLVED, result, now, None
@@ -585,7 +623,7 @@ def transfer_case(*, actor, case: Case, unit_kind: str, unit_code: str, reason: 
     _check_unit(unit_kind, unit_code)
     with transaction.atomic():
         case = _lock(case)
-        _require_status(case, OPEN, "transfer")
+        _require_status(case, ACTION_STATUSES["transfer"], "transfer")
         _require_handler(user, case, "transfer")
         before = {"status": case.status, "unit": f"{case.responsible_kind}:{case.responsible_code}",
                   "assignee": getattr(case.assignee, "username", None)}
@@ -630,7 +668,7 @@ def add_participant(*, actor, case: Case, kind: str, user=None, department_code:
         raise DomainError(_("Unknown kind of participant."), fields={"kind": [_("Unknown.")]})
     with transaction.atomic():
         case = _lock(case)
-        _require_status(case, OPEN, "add handlers to")
+        _require_status(case, ACTION_STATUSES["participant"], "add handlers to")
         _require_handler(acting, case, "add handlers to")
         who = user.username if user else department_code
         same = CaseParticipant.objects.filter(case=case)
@@ -665,7 +703,7 @@ def reject_case(*, actor, case: Case, reason: str, note: str = "", parent: Case 
                               fields={"note": [_("Required.")]})
     with transaction.atomic():
         case = _lock(case)
-        _require_status(case, OPEN, "reject")
+        _require_status(case, ACTION_STATUSES["reject"], "reject")
         _require_handler(user, case, "reject")
         before = case.status
         case.status, case.reject_reason, case.parent, case.next_escalation_at = S.REJECTED, reason, parent, None
@@ -742,6 +780,7 @@ def save_category(*, actor, code: str, name_zh: str, name_en: str = "", assign_m
                                  "active": active})
         audit.record(actor=actor, action="cases.category.create" if created else "cases.category.update",
                      target=category, after={"code": code, "assign_mode": assign_mode, "active": active})
+        selectors.forget_routing()
     return category
 
 

@@ -230,25 +230,10 @@ def _viewable(request, key: str):
 
 
 def _staff_actions(user, case: Case) -> set[str]:
-    """Which staff steps to offer on the page. Only a hint: each service checks role, scope and state."""
+    """Which staff steps to offer on the page (the services decide; this asks them)."""
     if not getattr(user, "is_authenticated", False) or not has_role(user, *BENCH_ROLES):
         return set()
-    found = set()
-    supervisor = services.supervises(user, case)
-    handler = case.assignee_id == user.pk or supervisor
-    if case.status == S.SUBMITTED and case.assign_mode == AssignMode.GRAB and _in_pool(user, case):
-        found.add("grab")
-    if case.status == S.ASSIGNED and (case.assignee_id == user.pk or has_role(user, Role.DISTRICT_ADMIN)):
-        found.add("accept")
-    if case.status == S.SUBMITTED and case.assign_mode != AssignMode.GRAB and supervisor:
-        found.add("accept")
-    if case.status == S.ACCEPTED and handler:
-        found.add("start")
-    if case.status in (S.ACCEPTED, S.IN_PROGRESS) and handler:
-        found.add("resolve")
-    if case.status in OPEN and handler:
-        found |= {"transfer", "participant", "reject"}
-    return found
+    return services.allowed_actions(user, case)
 
 
 def _reopen_until(case: Case) -> dt.datetime | None:

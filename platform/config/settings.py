@@ -24,7 +24,18 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", f"{PLATFORM_DOMAIN},.{DISTRICT_DOMAIN_
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 # --- database -------------------------------------------------------------------------------
-_db = dj_database_url.parse(ensure_database(), conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+# Under ASGI every request runs its sync code in a thread of its own, so a persistent connection
+# (CONN_MAX_AGE) would be opened per request and never reused: config/asgi.py turns on psycopg's
+# connection pool instead (DB_POOL=1; per process, DB_POOL_MIN..DB_POOL_MAX connections). WSGI,
+# Celery and the tests keep one persistent connection per thread.
+DB_POOL = env_bool("DB_POOL", False)
+_db = dj_database_url.parse(ensure_database(),
+                            conn_max_age=0 if DB_POOL else int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+                            conn_health_checks=not DB_POOL)
+if DB_POOL:
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DB_POOL_MIN", "2")), "max_size": int(os.environ.get("DB_POOL_MAX", "10")),
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10"))}
 if _db.get("OPTIONS", {}).get("host") and not _db.get("HOST"):
     _db["HOST"] = _db["OPTIONS"].pop("host")  # unix-socket URL of the embedded server
 _db["ENGINE"] = "django_tenants.postgresql_backend"
@@ -153,7 +164,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "kernel.redis_cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "KEY_FUNCTION": "django_tenants.cache.make_key",

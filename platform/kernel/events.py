@@ -58,25 +58,35 @@ def publish(topic: str, payload: dict) -> OutboxEvent:
 # --- kicks: "run this district's task soon", off the request path -----------------------------------
 #
 # Queueing a Celery task costs a few broker round trips; a request should not pay them, and a burst of
-# 400 submissions a second should not queue 400 relays. ``kick`` only notes (task, district) in memory;
-# one sender thread per process queues each noted pair once, every KICK_INTERVAL at most. What a kick
+# 400 submissions a second should not queue 400 relays. ``kick`` only notes (task, district, arguments)
+# in memory; one sender thread per process queues each noted one once, every KICK_INTERVAL at most. What a kick
 # would have done is never lost when the process dies first or the broker is down: the events wait in
 # the outbox and the periodic sweep (kernel.tasks.relay_all_districts) delivers them.
 
 BROKER_BACKOFF_SECONDS = 30.0
 KICK_INTERVAL = 0.1
 _broker_down_until = 0.0
-_kicks: set[tuple[str, str]] = set()
+_kicks: set[tuple[str, str, tuple]] = set()
 _kick_lock = threading.Condition()
 _kick_thread: threading.Thread | None = None
 _kick_pid = 0
 
 
-def kick(task_name: str, schema: str | None = None) -> None:
-    """Ask a worker to run ``task_name`` in this district (``schema``: default the current one) soon."""
+def kick(task_name: str, schema: str | None = None, *, args: tuple = ()) -> None:
+    """Ask a worker to run ``task_name(*args)`` in this district (``schema``: default the current one)
+    soon. ``args``: JSON-able and hashable (numbers, strings, tuples of them); equal kicks merge. Use it
+    for work whose loss the periodic sweeps repair (the outbox relay, a batch the resume picks up) or
+    that may be lost when the broker is down (a notice)."""
     global _kick_thread, _kick_pid
+    from config.celery import app
+
+    if app.conf.task_always_eager:  # as apply_async would: run it here and now
+        if task_name not in app.tasks:
+            app.loader.import_default_modules()  # the workers' task autodiscovery
+        app.tasks[task_name].apply(args=list(args), headers={"_schema_name": schema or connection.schema_name})
+        return
     with _kick_lock:
-        _kicks.add((task_name, schema or connection.schema_name))
+        _kicks.add((task_name, schema or connection.schema_name, tuple(args)))
         if _kick_thread is None or _kick_pid != os.getpid() or not _kick_thread.is_alive():
             _kick_pid = os.getpid()  # after a fork the parent's thread is not ours
             _kick_thread = threading.Thread(target=_kick_loop, name="mashang-kicks", daemon=True)
@@ -109,11 +119,11 @@ def flush_kicks() -> int:
         pending = list(_kicks)
         _kicks.clear()
     sent = 0
-    for task_name, schema in pending:
+    for task_name, schema, args in pending:
         if time.monotonic() < _broker_down_until:
             break
         try:
-            app.send_task(task_name, headers={"_schema_name": schema}, retry=False)
+            app.send_task(task_name, args=list(args), headers={"_schema_name": schema}, retry=False)
             sent += 1
         except Exception:  # broker unreachable: nothing is lost, the sweep will pick it up
             _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS

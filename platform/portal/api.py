@@ -11,10 +11,11 @@ from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from accounts.services import AuthError, create_user, request_code, verify_code
+from kernel.api import CountingThrottle
 from kernel.errors import DomainError
 from kernel.models import AuditEntry, ModuleConfig, RoleAssignment
 from kernel.permissions import HasRole
@@ -47,7 +48,7 @@ class VerifySerializer(PhoneSerializer):
     token = serializers.BooleanField(default=False, help_text="Also return an API token (apps)")
 
 
-class OtpThrottle(ScopedRateThrottle):
+class OtpThrottle(CountingThrottle, SimpleRateThrottle):
     scope = "otp"
 
     def get_cache_key(self, request, view):

@@ -31,7 +31,10 @@ def test_resident_reports_and_the_worker_handles_it_to_the_end(world):
     assert wrong.status_code == 409
     assert wrong.json()["error"]["code"] == "wrong_status" and "accepted or in_progress" in wrong.json()["error"][
         "message"]
-    assert post(worker, f"{BASE}{pk}/accept/").json()["status"] == "accepted"
+    assert worker.get(f"{BASE}{pk}/").json()["actions"] == ["accept", "participant", "reject", "transfer"]
+    assert resident.get(f"{BASE}{pk}/").json()["actions"] == []
+    accepted = post(worker, f"{BASE}{pk}/accept/").json()
+    assert accepted["status"] == "accepted" and "start" in accepted["actions"] and "accept" not in accepted["actions"]
     assert post(worker, f"{BASE}{pk}/start/").json()["status"] == "in_progress"
     no_result = post(worker, f"{BASE}{pk}/resolve/", {"result": ""})
     assert no_result.status_code == 400 and "result" in no_result.json()["error"]["fields"]
@@ -219,3 +222,22 @@ def test_a_report_is_accepted_and_dispatched_while_the_broker_is_down(world, mon
         events.relay_pending()  # what the periodic sweep runs once the broker answers again
         event.refresh_from_db()
         assert event.delivered_at is not None
+
+
+def test_categories_list_what_a_submission_may_name(world):
+    from modules.cases import services
+
+    anonymous = client_for(world.district)
+    listed = anonymous.get(f"{BASE}categories/")
+    assert listed.status_code == 200
+    codes = [c["code"] for c in listed.json()["results"]]
+    assert "corridor_clutter" in codes and codes == sorted(codes)
+    with tenant_context(world.district):
+        services.save_category(actor=None, code="corridor_clutter", name_zh="楼道堆物", active=False)
+    assert "corridor_clutter" not in [c["code"] for c in anonymous.get(f"{BASE}categories/").json()["results"]]
+    # intake reads the categories from the cached routing snapshot: a deactivated one is refused at once
+    refused = post(client_for(world.district, world.reporter), BASE,
+                   {"category": "corridor_clutter", "title": "楼道堆物", "household": world.places["h1"].pk})
+    assert refused.status_code == 400 and "category" in refused.json()["error"]["fields"]
+    unknown = post(client_for(world.district, world.reporter), BASE, {"category": "nope", "title": "x"})
+    assert unknown.status_code == 400 and "category" in unknown.json()["error"]["fields"]

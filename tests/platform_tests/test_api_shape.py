@@ -44,6 +44,8 @@ def test_anonymous_calls_are_throttled(kangbashi, monkeypatch):
     codes = [client.get("/api/v1/district/").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[-1] == 429
     assert_error_shape(client.get("/api/v1/district/"), 429)
+    # one counter per caller and minute (kernel.api.CountingThrottle): Retry-After is the rest of the minute
+    assert 0 <= int(client.get("/api/v1/district/")["Retry-After"]) <= 61
     # the limit is per district: the same caller is not throttled on another district's host
     from tests.conftest import host
 
