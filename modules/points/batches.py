@@ -245,12 +245,8 @@ def retry_batch(*, actor, batch: Batch, background: bool = True) -> Batch:
 
 
 def queue_batch(batch_id: int) -> None:
-    from modules.points.tasks import run_batch_task
-
-    try:
-        run_batch_task.apply_async(args=[batch_id], retry=False)
-    except Exception:  # broker down: the periodic resume picks the batch up
-        log.exception("points batch not queued", extra={"batch": batch_id})
+    """Off the request path (kernel.events.kick); broker down: the periodic resume picks the batch up."""
+    events.kick("modules.points.tasks.run_batch", args=(batch_id,))
 
 
 # --- running ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from kernel.events import kick
 from kernel.personal import decrypt
 from kernel.sms import get_sender
 from modules.points.models import Balance, BalanceKind, Batch, Entry, SourceKind
@@ -20,21 +21,13 @@ SMS_CHUNK = 500
 
 
 def queue_entry_sms(entry_ids: list[int]) -> None:
-    from modules.points.tasks import send_entry_sms_task
-
-    try:
-        send_entry_sms_task.apply_async(args=[list(entry_ids)], retry=False)
-    except Exception:  # broker down: the postings stand; these messages are not sent
-        log.exception("points SMS not queued", extra={"entries": len(entry_ids)})
+    """Off the request path (kernel.events.kick). Broker down: the postings stand; these messages are
+    not sent."""
+    kick("modules.points.tasks.send_entry_sms", args=(tuple(entry_ids),))
 
 
 def queue_batch_sms(batch_id: int) -> None:
-    from modules.points.tasks import send_batch_sms_task
-
-    try:
-        send_batch_sms_task.apply_async(args=[batch_id], retry=False)
-    except Exception:
-        log.exception("points batch SMS not queued", extra={"batch": batch_id})
+    kick("modules.points.tasks.send_batch_sms", args=(batch_id,))
 
 
 def _brand() -> str:
