@@ -7,9 +7,14 @@ from modules.points.models import (
     Appeal,
     Balance,
     Batch,
+    Benefit,
+    BenefitUse,
     CompoundScore,
     Entry,
+    HonourOptIn,
     Proposal,
+    Provider,
+    ProviderStaff,
     Rule,
     RuleVersion,
     Vote,
@@ -78,3 +83,47 @@ class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(CompoundScore)
 class CompoundScoreAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("rank", "compound", "score", "residents", "civic_points", "praises", "offences", "computed_at")
+
+
+# --- tier benefits (edited on the providers page through ``benefits`` services, with audit) -----------
+
+class ProviderStaffInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ProviderStaff
+    extra = 0
+    fields = ("user", "added_by", "added_at")
+
+
+class BenefitInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Benefit
+    extra = 0
+    fields = ("title", "min_tier", "limit_count", "limit_period", "active", "valid_from", "valid_to")
+
+
+@admin.register(Provider)
+class ProviderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "kind", "active", "phone")
+    list_filter = ("kind", "active")
+    search_fields = ("name",)
+    inlines = [ProviderStaffInline, BenefitInline]
+
+
+@admin.register(Benefit)
+class BenefitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("title", "provider", "min_tier", "limit_count", "limit_period", "active", "valid_to")
+    list_filter = ("active", "min_tier", "provider__kind")
+    search_fields = ("title", "provider__name")
+
+
+@admin.register(BenefitUse)
+class BenefitUseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "at", "benefit", "resident", "tier", "recorded_by")
+    list_filter = ("tier",)
+    raw_id_fields = ("benefit", "resident", "recorded_by")
+    show_full_result_count = False
+
+
+@admin.register(HonourOptIn)
+class HonourOptInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("resident", "public", "show_name", "changed_at")
+    list_filter = ("public", "show_name")
+    raw_id_fields = ("resident",)

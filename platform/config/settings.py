@@ -251,6 +251,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["modules.schema.drop_disabled_modules"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Fields named "kind" in several modules: name their enums apart.
+    "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
+                            "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod"},
 }
 
 # --- personal data --------------------------------------------------------------------------------

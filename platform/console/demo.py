@@ -79,6 +79,8 @@ PEOPLE = [
     ("sector", "行业网格员 孙磊", Role.GRID_WORKER_SECTOR, ScopeKind.DEPARTMENT, "urban-mgmt"),
     ("mediator", "人民调解员 周红", Role.MEDIATOR, ScopeKind.STREET, "S01"),
     ("committee", "积分审查委员 吴刚", Role.COMMITTEE_MEMBER, ScopeKind.DISTRICT, ""),
+    ("committee2", "积分审查委员 陈静", Role.COMMITTEE_MEMBER, ScopeKind.DISTRICT, ""),
+    ("committee3", "积分审查委员 刘洋", Role.COMMITTEE_MEMBER, ScopeKind.DISTRICT, ""),
     ("merchant", "商户 郑记面馆", Role.MERCHANT, ScopeKind.DISTRICT, ""),
     ("official", "干部 钱进", Role.OFFICIAL, ScopeKind.DEPARTMENT, "civil-affairs"),
 ]

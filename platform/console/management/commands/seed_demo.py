@@ -35,6 +35,8 @@ class Command(BaseCommand):
                 scope = "" if kind == "district" else f" @ {kind} {code}"
                 out(f"   {role.label:<26} {username} / {DEMO_PASSWORD}{scope}")
             out(f"   resident:        phone {RESIDENT_PHONES[district.slug]} + the code printed in the server log")
+            if district.has_module("points"):
+                out(f"   benefit provider: provider / {DEMO_PASSWORD}   (scans a resident's benefit code; desk: /points/verify/)")
             if district.has_module("cases"):
                 from django_tenants.utils import tenant_context
 
