@@ -42,6 +42,7 @@ class CaseSerializer(serializers.Serializer):
     compound = serializers.IntegerField(source="compound_id", allow_null=True)
     merchant = serializers.IntegerField(source="merchant_id", allow_null=True)
     address = serializers.CharField()
+    media_url = serializers.CharField(help_text="a link to a photo the reporter gave elsewhere (Open311); not fetched")
     latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
     reporter_contact = serializers.CharField(source="reporter_contact_masked")

@@ -19,6 +19,7 @@ from kernel.personal import decrypt, mask_phone
 TITLE_MAX = 80
 DESCRIPTION_MAX = 2000
 RESULT_MAX = 2000
+MEDIA_URL_MAX = 300
 ADDRESS_MAX = 200
 
 
@@ -196,6 +197,8 @@ class Case(models.Model):
     merchant = models.ForeignKey("registry.Merchant", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="cases", help_text="merchant requests: the merchant asking")
     address = models.CharField(max_length=ADDRESS_MAX, blank=True, help_text="the place in words")
+    media_url = models.URLField(max_length=MEDIA_URL_MAX, blank=True,
+                                help_text="a link to a photo the reporter gave (Open311 media_url); never fetched")
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +28,7 @@ from modules.cases.calendar import local_date
 from modules.cases.models import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,
+    MEDIA_URL_MAX,
     RESULT_MAX,
     TITLE_MAX,
     AssignMode,
@@ -233,12 +236,27 @@ def _position(latitude, longitude):
     return lat, lng
 
 
+def _media_url(value: str) -> str:
+    """A link to the reporter's photo elsewhere (Open311's media_url): kept as a link, never fetched."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        if len(value) > MEDIA_URL_MAX:
+            raise ValidationError("too long")
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise DomainError(_("media_url is not an http(s) address of at most %(n)d characters.") % {"n": MEDIA_URL_MAX},
+                          fields={"media_url": [_("Not an http(s) address.")]}) from None
+    return value
+
+
 # --- intake -----------------------------------------------------------------------------------------
 
 def submit_case(*, actor, channel: str, category, title: str, description: str = "", household=None,
                 compound=None, grid=None, community=None, street=None, merchant=None, address: str = "",
                 latitude=None, longitude=None, contact: str = "", idempotency_key: str | None = None,
-                integration=None, external_id: str = "", now=None) -> Case:
+                integration=None, external_id: str = "", media_url: str = "", now=None) -> Case:
     """Receive a case, route it by the current responsibility list, compute its time limits and
     dispatch it (or post it to the pool). Retrying with the same idempotency key returns the same case.
 
@@ -305,6 +323,7 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
     if community is not None:
         street = community.street
     latitude, longitude = _position(latitude, longitude)
+    media_url = _media_url(media_url)
     contact_encrypted = contact_index = ""
     if contact:
         try:
@@ -351,7 +370,7 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
     case = Case(
         channel=channel, category=category, title=title, description=description, household=household,
         compound=compound, grid=grid, community=community, street=street, merchant=merchant, address=address,
-        integration=integration, external_id=external_id, latitude=latitude, longitude=longitude,
+        integration=integration, external_id=external_id, latitude=latitude, longitude=longitude, media_url=media_url,
         reporter=user, reporter_household_id=reporter_household, reporter_contact_encrypted=contact_encrypted,
         reporter_contact_index=contact_index, status=S.ASSIGNED if assignee else S.SUBMITTED, assign_mode=mode,
         assignee=assignee, responsible_kind=unit_kind, responsible_code=unit_code, rlist=rlist,
