@@ -34,7 +34,7 @@ from modules.points.models import (
     ProviderKind,
     ProviderStaff,
 )
-from modules.points.selectors import tiers
+from modules.points.selectors import compound_ranking, tiers
 from modules.points.services import resident_of
 from modules.registry.models import Community
 
@@ -178,6 +178,7 @@ def honour(request):
     community = (request.GET.get("community") or "").strip()[:20] or None
     return render(request, "points/benefits/honour.html", {
         "rows": sel.honour_list(limit=sel.HONOUR_LIMIT, community=community),
+        "compounds": compound_ranking(limit=20, community=community),
         "communities": Community.objects.order_by("code").values("code", "name"),
         "community": community or "",
         "signed_in_resident": request.user.is_authenticated and resident_of(request.user) is not None,

@@ -164,6 +164,7 @@ def seed_points(admin, *, rng_seed: str) -> None:
             plan_demo_resident(world, me, tiers[0] + 25 - from_batches.get(me, 0))
         post_events(world)
         pending_work(world, others)
+    services.refresh_compound_scores()  # the compound ranking on the honour page (the worker redoes it every 10 min)
 
 
 def committee_members(admin, quorum: int) -> list:

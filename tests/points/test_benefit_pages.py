@@ -203,6 +203,19 @@ def test_the_honour_page_lists_only_residents_who_opted_in(bw):
     assert 'data-testid="honour-row"' not in empty
 
 
+def test_the_honour_page_ranks_compounds_by_civility_score(bw):
+    from modules.points import services as points
+
+    w = bw.pw
+    before = page_client(w.district).get("/points/honour/").content.decode()
+    assert 'data-testid="compound-row"' not in before  # not computed yet
+    in_tenant(bw, lambda: (award(w, w.r1, 120), points.refresh_compound_scores()))
+    html = page_client(w.district).get("/points/honour/").content.decode()
+    assert html.count('data-testid="compound-row"') >= 1 and "小区文明积分榜" in html
+    ranking = html[html.index('data-testid="compound-ranking"'):]
+    assert "康和小区" in ranking[:ranking.index("</ol>")]
+
+
 # --- the administrator's pages -----------------------------------------------------------------------
 
 def test_the_administrator_manages_providers_staff_and_benefits(bw):
