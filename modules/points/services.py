@@ -271,7 +271,16 @@ def revise_rule(*, actor, rule, note: str = "", **changes) -> RuleVersion:
     return version
 
 
-def seed(*, template: str, actor=None) -> None:
+def copy_template(*, actor, template: str = "kangbashi") -> int:
+    """The district administrator copies a rulebook template (Kangbashi's 51 add and 33 deduct rules)
+    into the district: rules whose code is already there are left as they are. Returns how many were
+    added; edit them afterwards like any rule."""
+    if not has_role(actor, *RULE_EDITORS):
+        raise NotAllowed(_("Only the district administrator edits the rulebook."))
+    return seed(template=template, actor=actor)
+
+
+def seed(*, template: str, actor=None) -> int:
     """Copy a rulebook template into the district (rules whose code is not there yet)."""
     from modules.points.templates_kangbashi import rules_for
 
@@ -288,6 +297,7 @@ def seed(*, template: str, actor=None) -> None:
         if added:
             audit.record(actor=actor, action="points.rules.seed", target_type="points.rule", target_id="*",
                          after={"template": template, "count": len(added)})
+    return len(added)
 
 
 # --- posting ----------------------------------------------------------------------------------------

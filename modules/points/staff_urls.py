@@ -14,5 +14,6 @@ urlpatterns = [
     path("batches/<int:pk>/report.csv", v.batch_report, name="staff-batch-report"),
     path("rules/", v.rules, name="rules"),
     path("rules/new/", v.rule_new, name="staff-rule-new"),
+    path("rules/template/", v.rule_template, name="staff-rule-template"),
     path("rules/<slug:code>/", v.rule_detail, name="staff-rule"),
 ]

@@ -550,6 +550,19 @@ def rules(request):
 
 
 @role_required(*EDITORS)
+@require_http_methods(["POST"])
+def rule_template(request):
+    """Copy the Kangbashi rulebook into this district (rules already here are kept as they are)."""
+    added = services.copy_template(actor=request.user, template="kangbashi")
+    if added:
+        messages.success(request, _("%(n)d rules copied from the Kangbashi rulebook; edit them as you need.")
+                         % {"n": added})
+    else:
+        messages.info(request, _("Every rule of the Kangbashi rulebook is already here."))
+    return redirect(reverse("points:rules"))
+
+
+@role_required(*EDITORS)
 @require_http_methods(["GET", "POST"])
 def rule_new(request):
     values, errors, status = forms_staff.rule_form_values(None), {}, 200

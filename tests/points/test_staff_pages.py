@@ -491,3 +491,24 @@ def test_rules_are_created_and_revised_as_new_versions(pw):
     everything = text(admin.get(RULES, {"all": "1"}))
     assert 'data-code="x_clean" data-version="2"' in everything and "the district&#x27;s own" in everything
     assert admin.get(f"{RULES}no_such_rule/").status_code == 404
+
+
+def test_the_administrator_copies_the_kangbashi_rulebook_once(pw):
+    from modules.points.templates_kangbashi import KANGBASHI_RULES
+
+    w = pw
+    assert web(w, w.staff).post(f"{RULES}template/").status_code == 403
+    with tenant_context(w.district):
+        before = set(Rule.objects.values_list("code", flat=True))
+    copied = web(w, w.admin).post(f"{RULES}template/", follow=True)
+    assert copied.status_code == 200
+    with tenant_context(w.district):
+        after = set(Rule.objects.values_list("code", flat=True))
+        adds = RuleVersion.objects.filter(is_current=True, rule__code__in=[r["code"] for r in KANGBASHI_RULES])
+        assert adds.filter(direction="add").count() == 51 and adds.filter(direction="deduct").count() == 33
+    template = {r["code"] for r in KANGBASHI_RULES}
+    assert after == before | template and f"{len(template - before)} rules copied" in text(copied)
+    again = web(w, w.admin).post(f"{RULES}template/", follow=True)
+    assert "already here" in text(again)
+    with tenant_context(w.district):
+        assert Rule.objects.count() == len(after)
