@@ -31,7 +31,7 @@ run: seed
 ## Run the whole test suite (real PostgreSQL, real Celery worker, headless Chromium).
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b"; $(PY) $$b || exit 1; done

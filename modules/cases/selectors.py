@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
+from django.db.models import Aggregate, Count, F, FloatField, Func, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case as DbCase
 from django.utils import timezone
 
 from kernel.cache import cached, forget
@@ -80,6 +81,18 @@ def work_calendar(start: dt.datetime | None = None, *, years: int = 2) -> WorkCa
 
 def current_rlist() -> ResponsibilityList | None:
     return ResponsibilityList.objects.filter(is_current=True).first()
+
+
+AREA_ORDER = ("district", "street", "community", "grid")
+
+
+def rlist_items(rlist: ResponsibilityList) -> QuerySet:
+    """A list's rows as people read them: by category, the district-wide default first, then the
+    street, community and grid rows that override it."""
+    rank = DbCase(*(When(area_kind=kind, then=Value(i)) for i, kind in enumerate(AREA_ORDER)),
+                  default=Value(len(AREA_ORDER)), output_field=IntegerField())
+    return (rlist.items.select_related("category").annotate(area_rank=rank)
+            .order_by("category__code", "area_rank", "area_code"))
 
 
 def route(*, category, grid=None, community=None, street=None, rlist=None) -> ResponsibilityItem | None:

@@ -98,8 +98,7 @@ def _history():
 def _rlist_page(request, *, shown: ResponsibilityList | None, errors: list[str] | None = None, status: int = 200,
                 note: str = ""):
     names = _place_names()
-    items = (shown.items.select_related("category").order_by("category__code", "area_kind", "area_code")
-             if shown else [])
+    items = selectors.rlist_items(shown) if shown else []
     listed = {i.category_id for i in items}
     uncovered = [c for c in Category.objects.filter(active=True) if c.pk not in listed] if shown else []
     return render(request, "cases/settings/rlist.html", {
@@ -223,7 +222,7 @@ def rlist_edit(request):
     source = request.GET.get("from", "")
     base = (get_object_or_404(ResponsibilityList, version=source) if source.isdigit()
             else selectors.current_rlist())
-    items = base.items.select_related("category").order_by("category__code", "area_kind", "area_code") if base else []
+    items = selectors.rlist_items(base) if base else []
     rows = [{"index": i, "deleted": False, "blank": False, "values": {
         "category": item.category.code, "area_kind": item.area_kind, "area_code": item.area_code,
         "unit_kind": item.unit_kind, "unit_code": item.unit_code, "response_amount": str(item.response_amount),
