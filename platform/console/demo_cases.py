@@ -36,12 +36,14 @@ COMMENTS = {5: "处理很及时，谢谢网格员！", 4: "处理了，态度不
 
 
 def seed_cases(admin, *, rng_seed: str) -> None:
+    from console.demo_rlist_kangbashi import seed_kangbashi_rlist
     from kernel.errors import NotAllowed
     from kernel.selectors import module_config
     from modules.cases import services
     from modules.cases.models import Case
     from modules.registry.models import Community, Household, Street
 
+    seed_kangbashi_rlist(admin)  # Kangbashi's own list, once; nothing where Kangbashi's places are not
     if Case.objects.exists():
         return
     User = get_user_model()
