@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -95,7 +96,10 @@ def _insert_ids(batch_id: int, ids: list[int]) -> int:
 
 
 def _insert_query(batch_id: int, qs: QuerySet) -> int:
-    sql, params = qs.values_list("pk", flat=True).distinct().order_by().query.sql_with_params()
+    try:
+        sql, params = qs.values_list("pk", flat=True).distinct().order_by().query.sql_with_params()
+    except EmptyResultSet:  # a source that can match nobody (``none()``, ``pk__in=[]``)
+        return 0
     table = BatchTarget._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

@@ -245,3 +245,28 @@ def test_each_resident_is_texted_once_after_the_batch(in_district, eager_celery,
         batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="不发短信",
                              resident_ids=[p.pk for p in people], background=False)
     assert MemorySender.outbox == []
+
+
+def test_another_module_offers_its_own_source_of_residents(in_district, monkeypatch):
+    """The hook the participation module uses for a drive's attendees ("everyone who joined drill X")."""
+    from modules.registry.models import Resident
+
+    w = in_district
+    set_points_config(batch_needs_committee=False)
+    monkeypatch.setattr(batches, "_sources", dict(batches._sources))  # this test's registration only
+    attendees = {"D1": [w.r1.pk, w.r3.pk]}
+    batches.register_target_source(
+        "drill_attendees", lambda params: Resident.objects.filter(pk__in=attendees.get(params.get("drill"), [])))
+    batch = batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="参加消防演练",
+                                 source="drill_attendees", params={"drill": "D1"}, background=False)
+    assert (batch.status, batch.target_source, batch.target_params, batch.target_count) == (
+        "done", "drill_attendees", {"drill": "D1"}, 2)
+    assert set(Entry.objects.filter(source_kind="batch", source_id=batch.pk).values_list("resident_id", flat=True)) \
+        == {w.r1.pk, w.r3.pk}
+    with pytest.raises(DomainError) as nobody:
+        batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="无人", source="drill_attendees",
+                             params={"drill": "D9"}, background=False)
+    assert nobody.value.code == "no_targets"
+    with pytest.raises(DomainError):
+        batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="x", source="nope", background=False)
+    assert_ledger_consistent()
