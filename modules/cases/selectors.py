@@ -83,6 +83,18 @@ def current_rlist() -> ResponsibilityList | None:
     return ResponsibilityList.objects.filter(is_current=True).first()
 
 
+def category_order(days: int = 90) -> list[str]:
+    """Category codes, the most reported in the last ``days`` first (the report page shows those
+    first). Counted once per district every 10 minutes."""
+    def build() -> list[str]:
+        since = timezone.now() - dt.timedelta(days=days)
+        counts = (Case.objects.filter(submitted_at__gte=since).values_list("category__code")
+                  .annotate(n=Count("id")).order_by("-n", "category__code"))
+        return [code for code, _n in counts]
+
+    return cached("cases-category-order", build, seconds=600)
+
+
 AREA_ORDER = ("district", "street", "community", "grid")
 
 

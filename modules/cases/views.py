@@ -58,6 +58,7 @@ S = Case.Status
 C = Case.Channel
 OPEN = [str(s) for s in Case.OPEN]
 MAX_FILES = uploads.MAX_FILES
+FIRST_CATEGORIES = 8  # chips shown at once on the report page; the rest behind "more"
 TRACKED = "cases_tracked"  # session key: ids of the cases this browser filed
 TRACK_LIMIT = 50
 PAGE_SIZE = 20
@@ -554,8 +555,9 @@ def _categories(channel: str) -> list[Category]:
         if fixed:
             return fixed
         return list(active)
-    others = list(active.exclude(code__in=CHANNEL_CATEGORY.values()))
-    return others or list(active)
+    others = list(active.exclude(code__in=CHANNEL_CATEGORY.values())) or list(active)
+    order = {code: i for i, code in enumerate(selectors.category_order())}
+    return sorted(others, key=lambda c: (order.get(c.code, len(order)), c.code))  # most reported first
 
 
 def _compound_groups(prefix: str = "c") -> list[tuple[str, list[tuple[str, str]]]]:
@@ -664,7 +666,12 @@ def _intake_page(request, intake: Intake):
         else:
             _track(request, case)
             return redirect(_case_url(case) + "?new=1")
+    shown = categories[:FIRST_CATEGORIES]
+    if len(categories) <= FIRST_CATEGORIES + 2:  # hiding one or two behind "more" helps nobody
+        shown = categories
     ctx = {"intake": intake, "mode": intake.mode, "categories": categories, "form": form, "errors": errors,
+           "first_categories": shown, "more_categories": categories[len(shown):],
+           "more_open": form.get("category") in {c.code for c in categories[len(shown):]},
            "title_max": TITLE_MAX, "description_max": DESCRIPTION_MAX, "address_max": ADDRESS_MAX,
            "max_files": MAX_FILES,
            "max_video_mb": config.get("max_video_mb", 30), "anonymous": not request.user.is_authenticated}

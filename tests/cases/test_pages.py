@@ -89,6 +89,28 @@ def test_snap_report_page_offers_camera_categories_place_and_position(world):
     assert 'name="contact"' not in html  # signed in: the account's phone is known
 
 
+def test_the_most_reported_kinds_come_first_and_the_rest_fold_away(world):
+    from kernel.cache import forget
+
+    with tenant_context(world.district):
+        for i in range(12):
+            services.save_category(actor=None, code=f"extra_{i:02d}", name_zh=f"其他问题{i:02d}", name_en=f"Other {i}")
+        for _ in range(2):
+            services.submit_case(actor=world.reporter, channel="snap", category="extra_11", title="井盖缺失",
+                                 household=world.places["h1"])
+        forget("cases-category-order")
+    client = client_for(world.district, world.reporter)
+    html = client.get("/cases/report/").content.decode()
+    first, more = html.split('data-testid="more-categories"')
+    assert first.index('value="extra_11"') < first.index('value="corridor_clutter"')  # reported most lately
+    assert 'value="extra_10"' in more and 'value="extra_11"' not in more and "<details" in first[-200:]
+    assert 'data-testid="more-categories" open' not in html
+    # a form sent back with a folded-away kind opens the fold, keeping the choice visible
+    again = page(client, "/cases/report/", {"category": "extra_10", "title": ""})
+    assert again.status_code == 400 and 'data-testid="more-categories" open' in again.content.decode()
+    assert 'value="extra_10" checked' in again.content.decode()
+
+
 def test_report_with_a_photo_creates_the_case_and_shows_ref_and_due_times(world):
     client = client_for(world.district, world.reporter)
     form = client.get("/cases/report/").content.decode()
