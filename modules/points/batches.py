@@ -15,10 +15,8 @@ a redelivered task from running a batch that is still running elsewhere."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Callable
-from contextlib import contextmanager
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
@@ -28,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from kernel import audit, events
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, in_scope
 from kernel.personal import blind_index, normalize_id_number
 from kernel.roles import Role, ScopeKind
@@ -255,23 +254,8 @@ def queue_batch(batch_id: int) -> None:
 
 # --- running ------------------------------------------------------------------------------------------
 
-def _lock_key(batch_id: int) -> int:
-    digest = hashlib.blake2b(f"{connection.schema_name}:points-batch:{batch_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
 def _batch_lock(batch_id: int):
-    key = _lock_key(batch_id)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        got = cursor.fetchone()[0]
-    try:
-        yield got
-    finally:
-        if got:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    return try_advisory_lock("points-batch", batch_id)
 
 
 def run_batch(*, batch_id: int) -> Batch | None:

@@ -3,7 +3,6 @@ postings are committed, in Celery, in groups; a failing message is counted and l
 the number in clear) and never undoes a posting."""
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from django.db import connection
@@ -11,6 +10,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from kernel.events import kick
+from kernel.locks import try_advisory_lock
 from kernel.personal import decrypt
 from kernel.sms import get_sender
 from modules.points.models import Balance, BalanceKind, Batch, Entry, SourceKind
@@ -87,19 +87,12 @@ def send_entry_sms(entry_ids: list[int]) -> tuple[int, int]:
     return sent, failed
 
 
-def _lock_key(batch_id: int) -> int:
-    digest = hashlib.blake2b(f"{connection.schema_name}:points-sms:{batch_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
 def send_batch_sms(batch_id: int) -> tuple[int, int]:
     """Message every resident a batch posted to, in groups of ``SMS_CHUNK``; the cursor is saved after
     each group, so a restart resends at most one group."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(batch_id)])
-        if not cursor.fetchone()[0]:
+    with try_advisory_lock("points-sms", batch_id) as got:
+        if not got:
             return 0, 0
-    try:
         batch = Batch.objects.filter(pk=batch_id).first()
         if batch is None or batch.sms_done:
             return 0, 0
@@ -125,6 +118,3 @@ def send_batch_sms(batch_id: int) -> tuple[int, int]:
             Batch.objects.filter(pk=batch.pk).update(sms_cursor=cursor_id, sms_sent=F("sms_sent") + sent,
                                                      sms_failed=F("sms_failed") + failed)
             total_sent, total_failed = total_sent + sent, total_failed + failed
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(batch_id)])

@@ -44,7 +44,6 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -56,6 +55,7 @@ from django.utils import timezone
 
 from kernel import audit
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.locks import lock_key, try_advisory_lock
 from kernel.permissions import has_role, in_scope
 from kernel.personal import blind_index, decrypt, encrypt, normalize_id_number, normalize_phone
 from kernel.roles import Role
@@ -713,24 +713,9 @@ class FileChecks:
 
 # --- jobs -------------------------------------------------------------------------------------------
 
-def _lock_key(*parts) -> int:
-    digest = hashlib.blake2b(":".join(map(str, (connection.schema_name, *parts))).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
 def _job_lock(job_id: int):
     """Only one worker runs a job at a time (a redelivered task finds it locked and stops)."""
-    key = _lock_key("ledger-job", job_id)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        got = cursor.fetchone()[0]
-    try:
-        yield got
-    finally:
-        if got:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    return try_advisory_lock("ledger-job", job_id)
 
 
 def _runs_inline(job: ImportJob, estimated_rows: int) -> bool:
@@ -974,7 +959,7 @@ def _import_chunk(job: ImportJob, checker: Checker, batch: list[LedgerRow]) -> N
     places = checker.places
     with transaction.atomic():
         with connection.cursor() as cursor:  # concurrent imports of one district take turns per chunk
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key("ledger-import")])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key("ledger-import")])
         rows = [_row_from_stored(checker, stored) for stored in batch]
         checker.check_registry(rows)
         valid = [r for r in rows if r.status == LedgerRow.Status.VALID]

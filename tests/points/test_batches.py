@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.locks import lock_key
 from kernel.models import AuditEntry, OutboxEvent
 from kernel.sms import MemorySender
 from modules.points import batches, notify, selectors, services
@@ -217,7 +218,7 @@ def test_a_stalled_batch_is_found_for_the_periodic_resume(in_district):
     try:
         other.set_schema(w.district.schema_name)
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [batches._lock_key(batch.pk)])
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_key("points-batch", batch.pk)])
             assert cursor.fetchone()[0] is True
         assert batches.stalled_batches(stale_seconds=600) == []
     finally:
