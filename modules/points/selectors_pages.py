@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from modules.points import selectors
 from modules.points.models import Appeal, Balance, BalanceKind, Batch, Entry, SourceKind
-from modules.points.services import config
+from modules.points.services import appeal_refusal, config
 from modules.registry.models import Resident
 
 PAGE_SIZE = 20
@@ -62,21 +62,6 @@ def appeal_days() -> int:
 
 def appeal_deadline(posted_at: dt.datetime, days: int | None = None) -> dt.datetime:
     return posted_at + dt.timedelta(days=appeal_days() if days is None else days)
-
-
-def appeal_blocker(*, reverses_id, reversed_: bool, posted_at: dt.datetime, pending: bool, days: int,
-                   now: dt.datetime) -> str:
-    """Why an entry cannot be appealed now ("" when it can) — the checks ``services.file_appeal``
-    makes, so the page offers "Appeal" only where the service would accept it."""
-    if reverses_id:
-        return "is_reversal"
-    if reversed_:
-        return "already_reversed"
-    if now - posted_at > dt.timedelta(days=days):
-        return "appeal_too_late"
-    if pending:
-        return "appeal_open"
-    return ""
 
 
 # --- history --------------------------------------------------------------------------------------------
@@ -196,9 +181,9 @@ def history_page(resident: Resident | int, *, page=1, total: int | None = None, 
         }
         if r["source_kind"] == SourceKind.CASE and source_id in cases:
             row["case_ref"], row["case_reporter"] = cases[source_id]
-        row["appeal_blocker"] = appeal_blocker(reverses_id=r["reverses_id"], reversed_=bool(r["reversal_id"]),
-                                               posted_at=r["posted_at"], pending=r["id"] in pending, days=days,
-                                               now=now)
+        refusal = appeal_refusal(reverses_id=r["reverses_id"], reversed_=bool(r["reversal_id"]),
+                                 posted_at=r["posted_at"], pending=r["id"] in pending, days=days, now=now)
+        row["appeal_blocker"] = refusal.code if refusal else ""
         out.append(row)
     return HistoryPage(number, num_pages, total, out)
 
@@ -218,11 +203,12 @@ def entry_appeal_state(entry: Entry, *, now: dt.datetime | None = None) -> dict:
     """Whether this entry may be appealed now, until when, and its appeals so far (newest first)."""
     days = appeal_days()
     appeals = list(Appeal.objects.filter(entry=entry).order_by("-filed_at", "-id"))
-    blocker = appeal_blocker(
+    refusal = appeal_refusal(
         reverses_id=entry.reverses_id, reversed_=Entry.objects.filter(reverses=entry).exists(),
         posted_at=entry.posted_at, pending=any(a.status == Appeal.Status.PENDING for a in appeals), days=days,
         now=now or timezone.now())
-    return {"blocker": blocker, "until": appeal_deadline(entry.posted_at, days), "days": days, "appeals": appeals}
+    return {"blocker": refusal.code if refusal else "", "blocker_text": refusal.message if refusal else "",
+            "until": appeal_deadline(entry.posted_at, days), "days": days, "appeals": appeals}
 
 
 def appeals_of(resident: Resident | int) -> QuerySet:

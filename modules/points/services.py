@@ -522,6 +522,14 @@ def notify_after_commit(entry_ids: list[int]) -> None:
         transaction.on_commit(lambda: queue_entry_sms(ids))
 
 
+def post_or_propose(*, to_committee: bool = False, **fields) -> Entry | Proposal:
+    """Staff's one form for a deed: a rule that needs the committee (or a poster who wants its eyes on
+    it) makes a proposal; any other is posted at once. ``fields`` are ``post_entry``'s."""
+    if to_committee or current_version(fields["rule"]).committee_required:
+        return propose(**fields)
+    return post_entry(**fields)
+
+
 # --- committee: proposals -----------------------------------------------------------------------------
 
 def propose(*, actor, resident: Resident, rule, points: int, reason: str, occurred_on=None, evidence: str = "",
@@ -651,6 +659,23 @@ def withdraw_proposal(*, actor, proposal: Proposal) -> Proposal:
 
 # --- appeals ------------------------------------------------------------------------------------------
 
+def appeal_refusal(*, reverses_id, reversed_: bool, posted_at, pending: bool, now=None, days: int | None = None
+                   ) -> Conflict | None:
+    """Why an entry cannot be appealed now, as the error ``file_appeal`` raises (None when it can). The
+    resident's pages ask it too, so they offer "Appeal" exactly where the appeal would be taken."""
+    days = int(config().get("appeal_days", 30)) if days is None else days
+    if reverses_id:
+        return Conflict(_("A correction cannot be appealed."), code="is_reversal")
+    if reversed_:
+        return Conflict(_("This entry has already been reversed."), code="already_reversed")
+    if (now or timezone.now()) - posted_at > dt.timedelta(days=days):
+        return Conflict(_("Appeals are possible for %(n)d days after an entry is posted.") % {"n": days},
+                        code="appeal_too_late")
+    if pending:
+        return Conflict(_("This entry already has an appeal waiting for the committee."), code="appeal_open")
+    return None
+
+
 def file_appeal(*, actor, entry: Entry, reason: str, now=None) -> Appeal:
     """The resident disputes one of their entries."""
     reason = _text(reason, "reason", 2000, required=True, message=_("Say why you disagree."))
@@ -658,18 +683,14 @@ def file_appeal(*, actor, entry: Entry, reason: str, now=None) -> Appeal:
     resident = resident_of(user)
     if resident is None or resident.pk != entry.resident_id:
         raise NotAllowed(_("Only the resident the entry belongs to may appeal it."))
-    days = int(config().get("appeal_days", 30))
     with transaction.atomic():
         entry = Entry.objects.get(pk=entry.pk)
-        if entry.reverses_id:
-            raise Conflict(_("A correction cannot be appealed."), code="is_reversal")
-        if Entry.objects.filter(reverses=entry).exists():
-            raise Conflict(_("This entry has already been reversed."), code="already_reversed")
-        if (now or timezone.now()) - entry.posted_at > dt.timedelta(days=days):
-            raise Conflict(_("Appeals are possible for %(n)d days after an entry is posted.") % {"n": days},
-                           code="appeal_too_late")
-        if Appeal.objects.filter(entry=entry, status=Appeal.Status.PENDING).exists():
-            raise Conflict(_("This entry already has an appeal waiting for the committee."), code="appeal_open")
+        refusal = appeal_refusal(
+            reverses_id=entry.reverses_id, reversed_=Entry.objects.filter(reverses=entry).exists(),
+            posted_at=entry.posted_at, now=now,
+            pending=Appeal.objects.filter(entry=entry, status=Appeal.Status.PENDING).exists())
+        if refusal is not None:
+            raise refusal
         try:
             with transaction.atomic():
                 appeal = Appeal.objects.create(entry=entry, resident_id=entry.resident_id, filed_by=user,

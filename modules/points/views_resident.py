@@ -34,19 +34,6 @@ SOURCE_LABELS = {
 }
 
 
-def _blocker_text(code: str, days: int) -> str:
-    """Why an entry cannot be appealed — the services' own messages."""
-    if code == "is_reversal":
-        return _("A correction cannot be appealed.")
-    if code == "already_reversed":
-        return _("This entry has already been reversed.")
-    if code == "appeal_too_late":
-        return _("Appeals are possible for %(n)d days after an entry is posted.") % {"n": days}
-    if code == "appeal_open":
-        return _("This entry already has an appeal waiting for the committee.")
-    return ""
-
-
 def _english() -> bool:
     return (translation.get_language() or "").startswith("en")
 
@@ -149,7 +136,7 @@ def appeal(request, entry_id: int):
     return render(request, "points/resident/appeal.html", {
         "entry": entry, "rule_name": (version.name_en or version.name_zh) if _english() else version.name_zh,
         "source_label": SOURCE_LABELS.get(entry.source_kind, entry.source_kind),
-        "state": state, "blocker_text": _blocker_text(state["blocker"], state["days"]),
+        "state": state, "blocker_text": state["blocker_text"],
         "reason": reason, "error": error, "errors": errors, "reason_max": APPEAL_REASON_MAX,
     }, status=status)
 

@@ -156,11 +156,11 @@ def _propose(request) -> str:
     fields = {"actor": user, "resident": resident, "rule": version.rule.code, "points": points,
               "reason": post.get("reason", ""), "occurred_on": occurred_on, "evidence": post.get("evidence", ""),
               "evidence_file": evidence_file, "idempotency_key": (post.get("idempotency_key") or "")[:64] or None}
-    if version.committee_required or post.get("to_committee") == "1":
-        proposal = services.propose(**fields)
+    made = services.post_or_propose(to_committee=post.get("to_committee") == "1", **fields)
+    if isinstance(made, Proposal):
         return _("Sent to the committee: %(points)s for %(name)s under %(rule)s; it needs %(n)d approvals.") % {
-            "points": _signed(proposal.points), "name": resident.name, "rule": version.name_zh, "n": proposal.quorum}
-    entry = services.post_entry(**fields)
+            "points": _signed(made.points), "name": resident.name, "rule": version.name_zh, "n": made.quorum}
+    entry = made
     balance = selectors.balances(resident).get(entry.kind, 0)
     return _("Posted %(points)s to %(name)s under %(rule)s. Balance now: %(balance)s.") % {
         "points": _signed(entry.points), "name": resident.name, "rule": version.name_zh, "balance": balance}
