@@ -20,6 +20,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kernel.errors import DomainError, NotAllowed
+from kernel.personal import mask_name
 from modules.points.models import (
     Balance,
     BalanceKind,
@@ -296,16 +297,6 @@ def recent_uses(user, *, limit: int = 20) -> list[BenefitUse]:
 
 
 # --- the honour list ---------------------------------------------------------------------------------
-
-def mask_name(name: str) -> str:
-    """张*明: first and last character kept, the rest hidden (张三 → 张*)."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name or "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
 
 def honour_rows(*, community: str | None = None) -> QuerySet:
     """Residents who opted in and reached a tier, best first (plain rows; names are masked by

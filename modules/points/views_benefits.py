@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from kernel.errors import DomainError
 from kernel.permissions import role_required
+from kernel.personal import mask_name
 from kernel.roles import Role
 from modules.points import benefits as services
 from modules.points import selectors_benefits as sel
@@ -85,7 +86,7 @@ def benefits(request):
                     "is_next": g.is_next, "rows": g.benefits} for g in data.groups],
         "code": sel.personal_code(resident) if data.tier else None,
         "opt_in": opt_in, "show_names": HonourOptIn.ShowName.choices,
-        "masked_example": sel.mask_name(resident.name),
+        "masked_example": mask_name(resident.name),
     })
 
 

@@ -107,6 +107,16 @@ def mask_id_number(value: str) -> str:
     return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}" if len(value) > 10 else "*" * len(value)
 
 
+def mask_name(name: str) -> str:
+    """张*明: first and last character kept, the rest hidden (张三 → 张*)."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name or "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def national_phone(e164: str) -> str:
     number = phonenumbers.parse(e164, None)
     return phonenumbers.national_significant_number(number) if number.country_code == 86 else e164
