@@ -210,7 +210,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep our JSON logs (tenant, request id) in workers too
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = int(os.environ.get("CELERY_BROKER_CONNECTION_MAX_RETRIES", "3"))
+# A broker outage must never end a worker: retry forever, backing off 2, 4, … up to 30 s between
+# attempts (kombu's ensure_connection), and go on consuming once the broker is back. A number here
+# (environment) caps the retries again; unset, empty or "none" means forever.
+_max_retries = os.environ.get("CELERY_BROKER_CONNECTION_MAX_RETRIES", "").strip().lower()
+CELERY_BROKER_CONNECTION_MAX_RETRIES = int(_max_retries) if _max_retries not in ("", "none") else None
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
