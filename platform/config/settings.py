@@ -218,6 +218,8 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = int(_max_retries) if _max_retries not in 
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 CELERY_TIMEZONE = TIME_ZONE
+# Only the beat that holds a PostgreSQL advisory lock sends (config/beat.py): a second beat waits.
+CELERY_BEAT_SCHEDULER = "config.beat:SingleBeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox-all-districts": {"task": "kernel.tasks.relay_all_districts", "schedule": 30.0},
     "module-periodic-fanout": {"task": "kernel.tasks.fan_out_periodic", "schedule": 60.0},
