@@ -244,6 +244,20 @@ def produce(run) -> object | None:
     """Make a print run's files (called by the Celery task, in the district's schema): issue the
     scope's missing codes, write the PDF and the ZIP with progress saved on the run, store both under
     the district's media prefix. Returns the finished run, or None if it was not to be made."""
+    from kernel import jobs
+    from modules.codes import services
+
+    with services.print_run_lock(run.pk) as got:
+        if not got:  # another worker is making it (a redelivery, or the sweep's re-queue of a slow run)
+            return None
+        run = services.start_print_run(run=run)
+        if run is None:
+            return None
+        with jobs.beating(run):
+            return _make_files(run)
+
+
+def _make_files(run):
     import tempfile
 
     from django.core.files import File
@@ -251,9 +265,6 @@ def produce(run) -> object | None:
 
     from modules.codes import selectors, services
 
-    run = services.start_print_run(run=run)
-    if run is None:
-        return None
     district = connection.tenant
     domain = selectors.district_domain(district)
     codes = selectors.codes_in_scope(run.scope_kind, run.scope_code, run.kinds).iterator(chunk_size=2000)

@@ -10,8 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit, events
+from kernel import audit, events, jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, has_role_for
 from kernel.personal import decrypt
 from kernel.roles import Role
@@ -403,9 +404,9 @@ def start_print_run(*, run: PrintRun) -> PrintRun | None:
 
     with transaction.atomic():
         run = PrintRun.objects.select_for_update().get(pk=run.pk)
-        stale = timezone.now() - timedelta(minutes=10)  # a worker that died mid-run: its redelivery restarts it
-        if run.status not in (PrintRun.Status.QUEUED, PrintRun.Status.RUNNING) or (
-                run.status == PrintRun.Status.RUNNING and run.started_at and run.started_at > stale):
+        # The caller holds the run's lock (printing.produce), so a run still marked running has nobody
+        # running it: its worker died. It starts again from the beginning.
+        if run.status not in (PrintRun.Status.QUEUED, PrintRun.Status.RUNNING):
             return None
         prefix = "grid__community__code" if run.scope_kind == "community" else "grid__community__street__code"
         place = {prefix: run.scope_code}
@@ -414,12 +415,27 @@ def start_print_run(*, run: PrintRun) -> PrintRun | None:
         if {Code.Kind.MERCHANT, Code.Kind.STALL} & set(run.kinds):
             issue_missing_codes(actor=None, merchants=M.objects.filter(active=True, **place))
         run.status = PrintRun.Status.RUNNING
-        run.started_at = timezone.now()
+        run.started_at = run.heartbeat_at = timezone.now()
         run.total = selectors.codes_in_scope(run.scope_kind, run.scope_code, run.kinds).count()
         run.done = 0
-        run.save(update_fields=["status", "started_at", "total", "done"])
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "total", "done"])
         audit.record(actor=None, action="codes.print.start", target=run, after={"total": run.total})
     return run
+
+
+def print_run_lock(run_id: int):
+    """Held by whoever makes the run's files (kernel.locks): one worker at a time."""
+    return try_advisory_lock("print-run", run_id)
+
+
+def print_runs_to_requeue() -> list[int]:
+    """Runs nobody is making although they should be: running ones whose heartbeat stopped and whose
+    lock is free (their worker died), and queued ones still waiting three minutes after they were asked
+    for (the broker was down then)."""
+    dead = jobs.dead(PrintRun.objects.all(), "print-run")
+    waiting = PrintRun.objects.filter(status=PrintRun.Status.QUEUED,
+                                      created_at__lt=timezone.now() - timedelta(minutes=3))
+    return sorted({*dead, *waiting.values_list("pk", flat=True)[:50]})
 
 
 def record_print_progress(*, run: PrintRun, done: int) -> None:

@@ -40,6 +40,6 @@ SPEC = ModuleSpec(
     code_kinds=("household", "outdoor", "merchant", "official", "stall"),
     kpis={"active_codes": "modules.codes.selectors.active_code_count",
           "pending_bindings": "modules.codes.selectors.pending_binding_count"},
-    periodic_tasks=(PeriodicTask("modules.codes.tasks.requeue_stale_print_runs", 300),),
+    periodic_tasks=(PeriodicTask("modules.codes.tasks.requeue_stale_print_runs", 60),),
     seed="modules.codes.services.seed",
 )

@@ -1,10 +1,7 @@
 """Celery tasks of the codes module. They carry their district's schema (tenant-schemas-celery)."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.utils import timezone
 
 from modules.codes.models import PrintRun
 
@@ -23,11 +20,12 @@ def make_print_run(run_id: int) -> int | None:
 
 @shared_task(name="modules.codes.tasks.requeue_stale_print_runs")
 def requeue_stale_print_runs() -> int:
-    """Periodic: runs still queued a few minutes after they were asked for (the broker was down when
-    they were created) are queued again. Taking a run twice is harmless: the second finds it done."""
-    stale = PrintRun.objects.filter(status=PrintRun.Status.QUEUED,
-                                    created_at__lt=timezone.now() - timedelta(minutes=3))
-    ids = list(stale.values_list("pk", flat=True)[:50])
+    """Periodic (every minute): runs whose worker died (heartbeat stopped, lock free) and runs still
+    queued a few minutes after they were asked for (the broker was down) are queued again. Taking a run
+    twice is harmless: the second finds it locked or done."""
+    from modules.codes.services import print_runs_to_requeue
+
+    ids = print_runs_to_requeue()
     for pk in ids:
         make_print_run.apply_async(args=[pk])
     return len(ids)

@@ -24,7 +24,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit, events
+from kernel import audit, events, jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, in_scope
@@ -50,7 +50,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 2000
 MAX_TARGETS = 500_000
-STALE_SECONDS = 600  # a running batch whose progress has not moved for this long is resumed
+STALE_SECONDS = 600  # a batch still queued this long after its last change lost its task: queue it again
+# A running batch beats (kernel.jobs); one whose beat is older than jobs.JOB_STALE_SECONDS and whose lock
+# is free (its worker died) is resumed by the sweep, every minute.
 
 
 # --- where the residents come from ----------------------------------------------------------------
@@ -280,9 +282,13 @@ def run_batch(*, batch_id: int) -> Batch | None:
 
 def _run(batch: Batch) -> None:
     now = timezone.now()
-    if batch.status == Batch.Status.QUEUED:
-        Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RUNNING, started_at=batch.started_at or now,
-                                                 updated_at=now)
+    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RUNNING, started_at=batch.started_at or now,
+                                             heartbeat_at=now, updated_at=now)
+    with jobs.beating(batch):
+        _post_all(batch)
+
+
+def _post_all(batch: Batch) -> None:
     version = RuleVersion.objects.select_related("rule").get(pk=batch.rule_version_id)
     done = batch.progress_done
     while done < batch.target_count:
@@ -374,20 +380,19 @@ def _post_chunk(cursor, *, batch: Batch, version: RuleVersion, lo: int, hi: int,
     return seen, posted
 
 
-def stalled_batches(stale_seconds: int = STALE_SECONDS) -> list[int]:
-    """Batches queued or running whose progress has not moved for ``stale_seconds`` and that nobody is
-    running now (their worker died, or their task was lost with the broker)."""
-    cutoff = timezone.now() - dt.timedelta(seconds=stale_seconds)
-    out = []
-    for batch_id in Batch.objects.filter(status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING],
-                                         updated_at__lte=cutoff).values_list("pk", flat=True):
-        with _batch_lock(batch_id) as free:
-            if free:
-                out.append(batch_id)
-    return out
+def stalled_batches(stale_seconds: int | None = None) -> list[int]:
+    """Batches that nobody is running now although they should be: running ones whose heartbeat is
+    older than ``stale_seconds`` (default jobs.JOB_STALE_SECONDS: their worker died), and queued ones
+    untouched for ``stale_seconds`` (default STALE_SECONDS: their task was lost with the broker).
+    A batch whose lock is held is running somewhere, however slowly, and is left alone."""
+    running = jobs.dead(Batch.objects.all(), "points-batch", stale_seconds)
+    cutoff = timezone.now() - dt.timedelta(seconds=STALE_SECONDS if stale_seconds is None else stale_seconds)
+    queued = [pk for pk in Batch.objects.filter(status=Batch.Status.QUEUED, updated_at__lte=cutoff)
+              .values_list("pk", flat=True) if jobs.lock_free("points-batch", pk)]
+    return sorted({*running, *queued})
 
 
-def resume_stalled(stale_seconds: int = STALE_SECONDS) -> list[int]:
+def resume_stalled(stale_seconds: int | None = None) -> list[int]:
     """Queue stalled batches again, and the SMS of finished batches whose messages were never queued
     (the broker was down when they finished)."""
     found = stalled_batches(stale_seconds)
@@ -396,7 +401,7 @@ def resume_stalled(stale_seconds: int = STALE_SECONDS) -> list[int]:
     if services.config().get("sms_on_award"):
         from modules.points.notify import queue_batch_sms
 
-        cutoff = timezone.now() - dt.timedelta(seconds=stale_seconds)
+        cutoff = timezone.now() - dt.timedelta(seconds=STALE_SECONDS if stale_seconds is None else stale_seconds)
         for batch_id in Batch.objects.filter(status=Batch.Status.DONE, sms_done=False, posted_count__gt=0,
                                              updated_at__lte=cutoff).values_list("pk", flat=True):
             queue_batch_sms(batch_id)

@@ -401,6 +401,7 @@ class Batch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of the running job (kernel.jobs)")
     sms_cursor = models.BigIntegerField(default=0, help_text="last entry id notified by SMS")
     sms_sent = models.PositiveIntegerField(default=0)
     sms_failed = models.PositiveIntegerField(default=0)

@@ -75,7 +75,7 @@ SPEC = ModuleSpec(
                  roles=("district_admin",)),
     ),
     handlers="modules.points.handlers",
-    periodic_tasks=(PeriodicTask("modules.points.tasks.resume_stalled_batches", 300),
+    periodic_tasks=(PeriodicTask("modules.points.tasks.resume_stalled_batches", 60),
                     PeriodicTask("modules.points.tasks.refresh_compound_scores", 600)),
     kpis={"pending_proposals": "modules.points.selectors.pending_proposals_kpi",
           "batches_running": "modules.points.selectors.batches_running_kpi"},

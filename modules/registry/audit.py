@@ -39,7 +39,9 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from kernel import audit as audit_log
+from kernel import jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, has_role_for, in_scope
 from kernel.personal import decrypt, mask_id_number, normalize_id_number
 from kernel.roles import GRID_WORKERS, Role
@@ -222,14 +224,30 @@ def start_audit(*, actor, background: bool | None = None) -> AuditRun:
 
 def perform_audit(*, run_id: int) -> AuditRun | None:
     """Run the audit. Everything it writes is written in one transaction at the end, so a run
-    redelivered after a killed worker simply runs again; a finished run is not run twice."""
+    redelivered after a killed worker simply runs again; a finished run is not run twice, and a run
+    is run by one worker at a time (its advisory lock)."""
+    with try_advisory_lock("audit-run", run_id) as got:
+        if not got:
+            log.info("audit run already running elsewhere", extra={"run": run_id})
+            return None
+        return _perform(run_id)
+
+
+def dead_runs() -> list[int]:
+    """Runs marked running whose heartbeat stopped and that nobody holds (their worker died)."""
+    return jobs.dead(AuditRun.objects.all(), "audit-run")
+
+
+def _perform(run_id: int) -> AuditRun | None:
     run = AuditRun.objects.filter(pk=run_id).first()
     if run is None or run.status in (AuditRun.Status.DONE, AuditRun.Status.FAILED):
         return run
-    AuditRun.objects.filter(pk=run_id).update(status=AuditRun.Status.RUNNING, started_at=timezone.now())
+    now = timezone.now()
+    AuditRun.objects.filter(pk=run_id).update(status=AuditRun.Status.RUNNING, started_at=now, heartbeat_at=now)
     try:
-        issues, checked = detect()
-        _apply(run_id, issues, checked)
+        with jobs.beating(run):
+            issues, checked = detect()
+            _apply(run_id, issues, checked)
     except Exception as exc:
         log.exception("audit run failed", extra={"run": run_id})
         AuditRun.objects.filter(pk=run_id).exclude(status=AuditRun.Status.DONE).update(

@@ -53,7 +53,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from kernel import audit
+from kernel import audit, jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.locks import lock_key, try_advisory_lock
 from kernel.permissions import has_role, in_scope
@@ -823,10 +823,11 @@ def run_job(*, job_id: int) -> ImportJob | None:
         if job is None or job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
             return job
         try:
-            if job.phase == ImportJob.Phase.CHECK:
-                _check(job)
-            else:
-                _import(job)
+            with jobs.beating(job):
+                if job.phase == ImportJob.Phase.CHECK:
+                    _check(job)
+                else:
+                    _import(job)
         except Exception as exc:
             log.exception("ledger job failed", extra={"job": job_id})
             ImportJob.objects.filter(pk=job_id).update(
@@ -837,7 +838,14 @@ def run_job(*, job_id: int) -> ImportJob | None:
 
 def _mark_running(job: ImportJob) -> None:
     job.status, job.started_at, job.error = ImportJob.Status.RUNNING, job.started_at or timezone.now(), ""
-    job.save(update_fields=["status", "started_at", "error", "updated_at"])
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=["status", "started_at", "error", "heartbeat_at", "updated_at"])
+
+
+def dead_jobs() -> list[int]:
+    """Jobs marked running whose heartbeat stopped and that nobody holds (their worker died): the
+    registry's sweep queues them again, and run_job resumes them."""
+    return jobs.dead(ImportJob.objects.all(), "ledger-job")
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:

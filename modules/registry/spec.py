@@ -2,7 +2,7 @@
 
 Its pages, API and tasks arrive with the issue that builds this module; the spec, configuration
 schema and dependencies are fixed now so districts can be configured from day one."""
-from modules.spec import ModuleSpec, NavEntry
+from modules.spec import ModuleSpec, NavEntry, PeriodicTask
 
 SPEC = ModuleSpec(
     key="registry",
@@ -22,6 +22,7 @@ SPEC = ModuleSpec(
                  roles=("district_admin", "community_staff", "grid_worker", "grid_worker_part_time",
                         "grid_worker_sector"), staff=True),
     ),
+    periodic_tasks=(PeriodicTask("registry.tasks.resume_dead_jobs", 60),),
     kpis={"residents": "modules.registry.selectors.resident_count"},
     config_schema={
         "type": "object",

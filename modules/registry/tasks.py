@@ -20,3 +20,15 @@ def run_audit(run_id: int) -> str | None:
     """One data-audit run over the whole district."""
     run = audit.perform_audit(run_id=run_id)
     return run.status if run else None
+
+
+@shared_task(name="registry.tasks.resume_dead_jobs")
+def resume_dead_jobs() -> dict:
+    """Periodic (every minute): ledger jobs and audit runs whose worker died (heartbeat stopped, lock
+    free) are queued again; they resume where their committed work stopped."""
+    job_ids, run_ids = ledger.dead_jobs(), audit.dead_runs()
+    for pk in job_ids:
+        run_import_job.apply_async(args=[pk])
+    for pk in run_ids:
+        run_audit.apply_async(args=[pk])
+    return {"ledger_jobs": job_ids, "audit_runs": run_ids}

@@ -129,3 +129,57 @@ def test_staff_pages_open(place, codes):
         run = PrintRun.objects.get()
         assert run.codes_per_sheet == 24 and run.kinds == ["household"]
         assert Code.objects.filter(status="active").count() >= 8
+
+
+@pytest.fixture
+def eager_celery():
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_a_print_run_whose_worker_died_is_made_by_the_sweep_within_a_minute(place, codes, settings, tmp_path,
+                                                                            eager_celery):
+    """Heartbeat stopped a minute ago: the sweep (every minute) queues it again and it is made once. One
+    that beats, or whose lock a worker holds, is left to its worker."""
+    import datetime as dt
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from kernel import jobs
+    from kernel.locks import lock_key
+    from modules.codes import printing, services, tasks
+
+    settings.MEDIA_ROOT = tmp_path
+    now = timezone.now()
+    with place:
+        run = services.create_print_run(actor=place.staff, scope_kind="community", scope_code=place.community.code,
+                                        kinds=["household", "outdoor", "stall"])
+        codes_before = Code.objects.count()
+        # Its worker marked it running two minutes ago and is alive: it beats. Left alone.
+        PrintRun.objects.filter(pk=run.pk).update(status="running", started_at=now - dt.timedelta(minutes=20),
+                                                  heartbeat_at=now)
+        assert tasks.requeue_stale_print_runs() == 0
+        other = connections.create_connection("default")  # alive, slow, and holding the run's lock
+        try:
+            other.set_schema(place.district.schema_name)
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_key("print-run", run.pk)])
+            assert printing.produce(run) is None  # a redelivery does not start it a second time
+        finally:
+            other.close()
+        # The worker died: no beat for a little over a minute.
+        PrintRun.objects.filter(pk=run.pk).update(heartbeat_at=now - dt.timedelta(seconds=jobs.JOB_STALE_SECONDS + 5))
+        assert tasks.requeue_stale_print_runs() == 1  # queued again, and (eager here) made at once
+    with place:
+        done = PrintRun.objects.get(pk=run.pk)
+        try:
+            assert done.status == PrintRun.Status.DONE and done.total == done.done == 7
+            assert Code.objects.count() == codes_before  # nothing issued twice
+            assert tasks.requeue_stale_print_runs() == 0
+        finally:
+            delete_run_files(done)

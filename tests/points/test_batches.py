@@ -226,6 +226,48 @@ def test_a_stalled_batch_is_found_for_the_periodic_resume(in_district):
     assert batches.stalled_batches(stale_seconds=600) == [batch.pk]
 
 
+class _WorkerDied(BaseException):
+    """The worker process dying mid-batch: nothing of it runs on (not an error the batch can record)."""
+
+
+def test_a_batch_whose_heartbeat_stopped_is_resumed_within_a_minute_and_a_slow_one_is_not(in_district, monkeypatch):
+    from kernel import jobs
+
+    w = in_district
+    set_points_config(batch_needs_committee=False)
+    people = many_residents(w, 9)
+    batch = batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="x", chunk_size=2,
+                                 resident_ids=[p.pk for p in people])
+    real_chunk, chunks = batches._post_chunk, []
+
+    def dies_in_the_third_chunk(cursor, **kwargs):
+        chunks.append(kwargs["lo"])
+        if len(chunks) == 3:
+            raise _WorkerDied
+        return real_chunk(cursor, **kwargs)
+
+    monkeypatch.setattr(batches, "_post_chunk", dies_in_the_third_chunk)
+    with pytest.raises(_WorkerDied):
+        batches.run_batch(batch_id=batch.pk)
+    monkeypatch.setattr(batches, "_post_chunk", real_chunk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.progress_done, len(per_resident(batch))) == ("running", 4, 4)
+    assert batch.heartbeat_at is not None
+    # Alive but slow: its progress has not moved for 20 minutes, its heartbeat is fresh. Left alone.
+    Batch.objects.filter(pk=batch.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=20))
+    assert batches.resume_stalled() == []
+    # Its worker died: the heartbeat stopped a little over a minute ago. The sweep takes it over.
+    Batch.objects.filter(pk=batch.pk).update(
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=jobs.JOB_STALE_SECONDS + 5))
+    monkeypatch.setattr(batches, "queue_batch", lambda batch_id: batches.run_batch(batch_id=batch_id))
+    assert batches.resume_stalled() == [batch.pk]
+    batch.refresh_from_db()
+    assert (batch.status, batch.progress_done, batch.posted_count) == ("done", 9, 9)
+    assert per_resident(batch) == {p.pk: 1 for p in people}  # nobody twice
+    assert_ledger_consistent()
+    assert batches.resume_stalled() == []
+
+
 def test_each_resident_is_texted_once_after_the_batch(in_district, eager_celery, monkeypatch,
                                                      django_capture_on_commit_callbacks):
     w = in_district

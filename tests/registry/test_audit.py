@@ -137,6 +137,28 @@ def test_a_run_finds_every_kind_and_routes_each_to_its_grid(kangbashi, admin, wo
     assert len(findings(kangbashi)) == 9 and {f.last_run_id for f in findings(kangbashi)} == {again.pk}
 
 
+def test_an_audit_run_whose_worker_died_is_run_again_by_the_sweep(kangbashi, admin, world, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from config.celery import app
+    from kernel import jobs
+    from modules.registry import tasks
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    long_ago = timezone.now() - dt.timedelta(seconds=jobs.JOB_STALE_SECONDS + 5)
+    with tenant_context(kangbashi):
+        alive = AuditRun.objects.create(status="running", started_at=long_ago, heartbeat_at=timezone.now())
+        dead = AuditRun.objects.create(status="running", started_at=long_ago, heartbeat_at=long_ago)
+        assert tasks.resume_dead_jobs()["audit_runs"] == [dead.pk]
+    with tenant_context(kangbashi):
+        dead.refresh_from_db()
+        alive.refresh_from_db()
+        assert dead.status == "done" and dead.invalid_id >= 1
+        assert alive.status == "running"
+
+
 def test_grid_workers_see_and_handle_only_their_grids(kangbashi, admin, world):
     run_now(kangbashi, admin)
     p = world.places

@@ -358,6 +358,47 @@ def test_a_killed_import_resumes_without_importing_twice(kangbashi, admin, place
         assert Resident.objects.filter(name__startswith="居民").count() == 45
 
 
+def test_an_import_whose_worker_died_is_resumed_by_the_sweep_within_a_minute(kangbashi, admin, places, monkeypatch):
+    """The whole worker died mid-import: no redelivery comes soon. Its heartbeat stops; within a minute
+    the registry's sweep queues it again and it finishes, nobody imported twice. A job that still beats
+    is left alone."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from config.celery import app
+    from kernel import jobs
+    from modules.registry import tasks
+
+    monkeypatch.setattr(ledger, "CHUNK", 10)
+    job = upload(kangbashi, admin, xlsx_bytes([row(places, n) for n in range(45)]), background=False)
+    real_chunk, calls = ledger._import_chunk, []
+
+    def dies_on_the_third_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise SystemExit("worker killed")
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "_import_chunk", dies_on_the_third_chunk)
+    with pytest.raises(SystemExit):
+        confirm(kangbashi, admin, job)
+    monkeypatch.setattr(ledger, "_import_chunk", real_chunk)
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # what the sweep queues runs here, now
+    with tenant_context(kangbashi):
+        job.refresh_from_db()
+        assert job.status == ImportJob.Status.RUNNING and job.progress_done == 20 and job.heartbeat_at
+        assert tasks.resume_dead_jobs()["ledger_jobs"] == []  # it beat just now: alive, left alone
+        ImportJob.objects.filter(pk=job.pk).update(
+            heartbeat_at=timezone.now() - dt.timedelta(seconds=jobs.JOB_STALE_SECONDS + 5))
+        assert tasks.resume_dead_jobs()["ledger_jobs"] == [job.pk]
+    with tenant_context(kangbashi):
+        job.refresh_from_db()
+        assert job.status == ImportJob.Status.DONE and job.imported_count == 45
+        assert Resident.objects.filter(name__startswith="居民").count() == 45
+        assert tasks.resume_dead_jobs()["ledger_jobs"] == []
+
+
 def test_a_failed_import_says_so_and_confirming_again_resumes_it(kangbashi, admin, places, monkeypatch):
     monkeypatch.setattr(ledger, "CHUNK", 5)
     job = upload(kangbashi, admin, xlsx_bytes([row(places, n) for n in range(12)]), background=False)
