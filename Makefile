@@ -24,7 +24,7 @@ migrate: $(STAMP)
 seed: migrate
 	$(PY) manage.py seed_demo --port $(PORT)
 
-## Run the platform with the three demo districts (Celery worker + beat + web on :$(PORT)).
+## Run the platform with the three demo districts (Celery worker, Celery beat and web on :$(PORT)).
 run: seed
 	$(PY) manage.py run_platform --port $(PORT)
 
@@ -39,8 +39,12 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+## A Celery worker and a Celery beat, each its own process (never `worker -B`); Ctrl-C stops both.
 worker: $(STAMP)
-	$(PY) -m celery -A config worker -B --loglevel=INFO
+	@mkdir -p .run/dev
+	@trap 'kill $$beat 2>/dev/null; wait $$beat' EXIT INT TERM; \
+	$(PY) -m celery -A config beat --loglevel=INFO -s .run/dev/celerybeat-schedule & beat=$$!; \
+	$(PY) -m celery -A config worker --loglevel=INFO
 
 clean-db:
 	rm -rf .pgdata .run
