@@ -234,8 +234,12 @@ def perform_audit(*, run_id: int) -> AuditRun | None:
 
 
 def dead_runs() -> list[int]:
-    """Runs marked running whose heartbeat stopped and that nobody holds (their worker died)."""
-    return jobs.dead(AuditRun.objects.all(), "audit-run")
+    """Runs nobody runs although they should be: running ones whose heartbeat stopped and whose lock is
+    free (their worker died), and queued ones ten minutes old (their task was lost with the broker)."""
+    queued = AuditRun.objects.filter(status=AuditRun.Status.QUEUED,
+                                     created_at__lte=timezone.now() - timedelta(minutes=10))
+    return sorted({*jobs.dead(AuditRun.objects.all(), "audit-run"),
+                   *(pk for pk in queued.values_list("pk", flat=True) if jobs.lock_free("audit-run", pk))})
 
 
 def _perform(run_id: int) -> AuditRun | None:

@@ -45,7 +45,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -713,6 +713,9 @@ class FileChecks:
 
 # --- jobs -------------------------------------------------------------------------------------------
 
+QUEUED_STALE = timedelta(minutes=10)  # a job still queued this long lost its task
+
+
 def _job_lock(job_id: int):
     """Only one worker runs a job at a time (a redelivered task finds it locked and stops)."""
     return try_advisory_lock("ledger-job", job_id)
@@ -843,9 +846,12 @@ def _mark_running(job: ImportJob) -> None:
 
 
 def dead_jobs() -> list[int]:
-    """Jobs marked running whose heartbeat stopped and that nobody holds (their worker died): the
-    registry's sweep queues them again, and run_job resumes them."""
-    return jobs.dead(ImportJob.objects.all(), "ledger-job")
+    """Jobs nobody runs although they should be: running ones whose heartbeat stopped and whose lock is
+    free (their worker died), and queued ones untouched for QUEUED_STALE (their task was lost with the
+    broker). The registry's sweep queues them again, and run_job resumes them."""
+    queued = ImportJob.objects.filter(status=ImportJob.Status.QUEUED, updated_at__lte=timezone.now() - QUEUED_STALE)
+    return sorted({*jobs.dead(ImportJob.objects.all(), "ledger-job"),
+                   *(pk for pk in queued.values_list("pk", flat=True) if jobs.lock_free("ledger-job", pk))})
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
