@@ -164,11 +164,15 @@ MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
 CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", _db["TEST"]["NAME"] if TESTING else _db["NAME"])
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # The cache fails open (kernel.redis_cache): with Redis down, reads miss and writes do nothing.
+    # Short timeouts, so a Redis that hangs holds a request for at most about these many seconds.
     CACHES = {
         "default": {
-            "BACKEND": "kernel.redis_cache.SharedPoolRedisCache",
+            "BACKEND": "kernel.redis_cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"socket_connect_timeout": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5")),
+                        "socket_timeout": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))},
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         }
