@@ -192,6 +192,11 @@ RUN_DIR.mkdir(parents=True, exist_ok=True)  # worker logs, beat schedule, and th
 if REDIS_URL:
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    # A broker that hangs (no answer, connection open) must not hold a publish for ever: kombu's
+    # default is no socket timeout at all. Not a retry setting; BRPOP answers within 1 s anyway.
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        socket_connect_timeout=float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
+        socket_timeout=float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "10")))
 else:
     # A broker that needs no server: kombu's filesystem transport under .run/broker.
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
