@@ -2,9 +2,9 @@
 from django.http import JsonResponse
 from django.urls import path
 from django.views.i18n import set_language
-from health_check.views import HealthCheckView
 
 from kernel.api import error_body
+from kernel.health import readiness
 
 
 def json_or_page(status: int, code: str, message_en: str, message_zh: str):
@@ -30,8 +30,7 @@ handler500 = json_or_page(500, "server_error", "Something went wrong on our side
 
 common = [
     # Liveness (/health/) is answered by kernel.middleware.HealthMiddleware before any database work.
-    # Readiness: the database and the cache answer.
-    path("ready/", HealthCheckView.as_view(checks=["health_check.checks.Database", "health_check.checks.Cache"]),
-         name="ready"),
+    # Readiness: the database answers (else 503); Redis (cache, broker) down is "degraded" with 200.
+    path("ready/", readiness, name="ready"),
     path("i18n/setlang/", set_language, name="set_language"),
 ]

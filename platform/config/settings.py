@@ -164,11 +164,15 @@ MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
 CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", _db["TEST"]["NAME"] if TESTING else _db["NAME"])
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # The cache fails open (kernel.redis_cache): with Redis down, reads miss and writes do nothing.
+    # Short timeouts, so a Redis that hangs holds a request for at most about these many seconds.
     CACHES = {
         "default": {
-            "BACKEND": "kernel.redis_cache.SharedPoolRedisCache",
+            "BACKEND": "kernel.redis_cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"socket_connect_timeout": float(os.environ.get("REDIS_CONNECT_TIMEOUT", "0.5")),
+                        "socket_timeout": float(os.environ.get("REDIS_SOCKET_TIMEOUT", "1.0"))},
             "KEY_FUNCTION": "django_tenants.cache.make_key",
             "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         }
@@ -188,6 +192,11 @@ RUN_DIR.mkdir(parents=True, exist_ok=True)  # worker logs, beat schedule, and th
 if REDIS_URL:
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    # A broker that hangs (no answer, connection open) must not hold a publish for ever: kombu's
+    # default is no socket timeout at all. Not a retry setting; BRPOP answers within 1 s anyway.
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        socket_connect_timeout=float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
+        socket_timeout=float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "10")))
 else:
     # A broker that needs no server: kombu's filesystem transport under .run/broker.
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
@@ -282,7 +291,8 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": "json"}
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Any case ("warning", as gunicorn writes it): logging only knows upper-case level names.
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
 

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from kernel.errors import DomainError
+from kernel.redis_cache import fail_open
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,17 @@ class CountingThrottle:
         key, ttl = f"{self.key}:{window}", int(self.duration) + 1
         client = _redis_client(self.cache, key)
         if client is not None:
+            # With Redis away the throttle lets the caller through (counted and logged by the cache's
+            # circuit): a report must not fail because its rate could not be counted.
             full_key = self.cache.make_and_validate_key(key)
-            with client.pipeline(transaction=False) as pipe:
-                pipe.incr(full_key)
-                pipe.expire(full_key, ttl, nx=True)
-                count = pipe.execute()[0]
+
+            def count_in_redis():
+                with client.pipeline(transaction=False) as pipe:
+                    pipe.incr(full_key)
+                    pipe.expire(full_key, ttl, nx=True)
+                    return pipe.execute()[0]
+
+            count = fail_open(self.cache, "throttle", 0, count_in_redis)
         else:
             self.cache.add(key, 0, ttl)
             try:

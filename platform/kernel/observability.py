@@ -1,7 +1,8 @@
-"""Sentry: errors tagged with the tenant; no personal data leaves the platform."""
+"""Sentry: errors tagged with the tenant; no personal data leaves the platform. Process counters."""
 from __future__ import annotations
 
 import re
+import threading
 
 PHONE = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
@@ -48,3 +49,23 @@ def init_sentry(dsn: str) -> None:
         before_breadcrumb=lambda crumb, hint: scrub(crumb),
         traces_sample_rate=0.0,
     )
+
+
+# --- process counters ---------------------------------------------------------------------------------
+# Plain counters of this process (there is no metrics endpoint yet): readiness (/ready/) shows them, and
+# the WARNING lines that go with them carry the running totals.
+
+_counters: dict[str, int] = {}
+_counters_lock = threading.Lock()
+
+
+def count(name: str, n: int = 1) -> int:
+    """Add ``n`` to this process's counter ``name``; returns the new total."""
+    with _counters_lock:
+        total = _counters[name] = _counters.get(name, 0) + n
+    return total
+
+
+def counters() -> dict[str, int]:
+    with _counters_lock:
+        return dict(sorted(_counters.items()))
