@@ -65,6 +65,44 @@ def backend_pids(dbname: str) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+class Sampler:
+    """CPU time used by a changing set of processes during the run: the set is listed every 0.2 s, and
+    a process first seen after the start counts from zero (a gunicorn worker replaced after
+    max_requests, a database connection reopened after CONN_MAX_AGE). A process that ends between two
+    samples loses its last 0.2 s."""
+
+    def __init__(self, list_pids):
+        import threading
+
+        self.list_pids, self.first, self.last = list_pids, {}, {}
+        self.stopping, self.thread = threading.Event(), threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self, *, initial=False):
+        for pid in self.list_pids():
+            value = cpu_seconds([pid])
+            if initial:
+                self.first[pid] = value
+            if value or pid not in self.last:
+                self.last[pid] = value
+
+    def _run(self):
+        from django.db import connection
+
+        while not self.stopping.wait(0.2):
+            self._sample()
+        connection.close()  # this thread's own, if it opened one
+
+    def start(self):
+        self._sample(initial=True)
+        self.thread.start()
+
+    def stop(self) -> float:
+        self.stopping.set()
+        self.thread.join()
+        self._sample()
+        return sum(value - self.first.get(pid, 0.0) for pid, value in self.last.items())
+
+
 def run_wrk(port: int, plan_file: Path, *, seconds: int, threads: int, connections: int) -> dict:
     args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
             "-s", str(LUA), f"http://127.0.0.1:{port}/"]
@@ -155,18 +193,14 @@ def main() -> int:
         run_wrk(port, plan_file, seconds=warmup, threads=threads, connections=connections)  # every worker warm
 
         dbname = connection.settings_dict["NAME"]
-        web = {server.pid, *children(server.pid)}
-        db = set(backend_pids(dbname))
-        cpu_before = cpu_seconds(web), cpu_seconds(db), resource.getrusage(resource.RUSAGE_CHILDREN)
+        web = Sampler(lambda: [server.pid, *children(server.pid)])
+        db = Sampler(lambda: backend_pids(dbname))
+        client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        web.start(), db.start()
         result = run_wrk(port, plan_file, seconds=seconds, threads=threads, connections=connections)
+        cpu_web, cpu_db = web.stop(), db.stop()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        web_after, db_after = {server.pid, *children(server.pid)}, set(backend_pids(dbname))
-        if web_after != web or db_after != db:
-            log(f"warning: processes changed during the run (web {sorted(web)} -> {sorted(web_after)}, "
-                f"db {len(db)} -> {len(db_after)}): the CPU figures miss what the ones gone used")
-        cpu_web = cpu_seconds(web | web_after) - cpu_before[0]
-        cpu_db = cpu_seconds(db | db_after) - cpu_before[1]
-        cpu_client = (usage.ru_utime + usage.ru_stime) - (cpu_before[2].ru_utime + cpu_before[2].ru_stime)
+        cpu_client = (usage.ru_utime + usage.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
         stop_server(server)
         server = None
     finally:
