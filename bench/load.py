@@ -115,6 +115,18 @@ def run_wrk(port: int, plan_file: Path, *, seconds: int, threads: int, connectio
     return json.loads(found.group(1))
 
 
+def start_py_spy(pid: int, seconds: int):
+    """``BENCH_PYSPY=<file>``: py-spy samples every server process during the run (collapsed stacks,
+    ``--format raw``: one line a stack with its count; flamegraph.pl or speedscope read it)."""
+    out = os.environ.get("BENCH_PYSPY")
+    if not out:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--format", "raw",
+                             "--rate", "50", "--duration", str(seconds), "--output", out],
+                            stdout=sys.stderr, stderr=sys.stderr)
+
+
 def check_each_kind(port: int, requests: list[dict]) -> None:
     """One request of every kind, answers checked (2xx/3xx), before the clock: a broken endpoint fails here."""
     import http.client
@@ -196,10 +208,13 @@ def main() -> int:
         web = Sampler(lambda: [server.pid, *children(server.pid)])
         db = Sampler(lambda: backend_pids(dbname))
         client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spy = start_py_spy(server.pid, seconds)
         web.start(), db.start()
         result = run_wrk(port, plan_file, seconds=seconds, threads=threads, connections=connections)
         cpu_web, cpu_db = web.stop(), db.stop()
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk's (py-spy is reaped after)
+        if spy is not None:
+            spy.wait(60)
         cpu_client = (usage.ru_utime + usage.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
         stop_server(server)
         server = None

@@ -25,7 +25,8 @@ LIST_COLUMNS = ("category__code", "category__name_zh", "street__code", "communit
 
 
 def _for_list(qs):
-    """A list's queryset: every column of the case, of the joined rows only what CaseSerializer reads."""
+    """A list's (and the detail's) queryset: every column of the case, of the joined rows only what
+    CaseSerializer reads (and the detail's allowed actions: the community's code)."""
     return (qs.select_related(None).select_related(*LIST_RELATED)
             .only(*(f.name for f in Case._meta.concrete_fields), *LIST_COLUMNS))
 
@@ -198,7 +199,7 @@ class CaseDetail(generics.RetrieveAPIView):
     serializer_class = CaseDetailSerializer
 
     def get_queryset(self):
-        return selectors.cases_for(self.request.user).select_related(*LIST_RELATED).prefetch_related(
+        return _for_list(selectors.cases_for(self.request.user)).prefetch_related(
             "participants__user", "attachments__uploaded_by")
 
 
