@@ -151,7 +151,7 @@ def check_each_kind(port: int, requests: list[dict]) -> None:
 
 def _seed_one(slug: str, residents: int):
     with quiet_stdout():
-        return seed_district(slug, residents=residents)
+        return seed_district(slug, residents=residents, ledger=not SMOKE)
 
 
 def seed_all(slugs: list[str], *, residents: int, jobs: int) -> list:

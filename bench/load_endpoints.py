@@ -39,7 +39,7 @@ def main() -> int:
     rows = []
     try:
         with quiet_stdout():
-            world = seed_district(slug, residents=5 if SMOKE else 20)
+            world = seed_district(slug, residents=5 if SMOKE else 20, ledger=not SMOKE)
         log(f"{slug}: " + ", ".join(f"{k} {v:.1f}s" for k, v in world.seconds.items()))
         requests = plan([world], n=max(60 * repeat, 600))
         by_kind = {name: [r for r in requests if r["name"] == name][:repeat] for name, _s, _w in MIX}

@@ -28,8 +28,10 @@ class DistrictWorld:
     seconds: dict = field(default_factory=dict)
 
 
-def seed_district(slug: str, *, residents: int = 20) -> DistrictWorld:
-    """Create and seed one district like the Kangbashi demo; must run in the public schema."""
+def seed_district(slug: str, *, residents: int = 20, ledger: bool = True) -> DistrictWorld:
+    """Create and seed one district like the Kangbashi demo; must run in the public schema.
+    ``ledger=False`` (smoke runs): no demo points ledger or benefits, nearly half of the seed's time
+    (``/api/v1/points/me/`` then answers with empty balances)."""
     import time
 
     from django.contrib.auth import get_user_model
@@ -56,7 +58,18 @@ def seed_district(slug: str, *, residents: int = 20) -> DistrictWorld:
         "logo.png", logo_png(spec["letter"], spec["branding"].primary_color), content_type="image/png"))
     seconds["create"] = time.perf_counter() - started
     with tenant_context(district):
-        seed_people(district, spec)
+        if ledger:
+            seed_people(district, spec)
+        else:
+            import console.demo_benefits
+            import console.demo_points
+
+            kept = console.demo_points.seed_points, console.demo_benefits.seed_benefits
+            console.demo_points.seed_points = console.demo_benefits.seed_benefits = lambda *a, **k: None
+            try:
+                seed_people(district, spec)
+            finally:
+                console.demo_points.seed_points, console.demo_benefits.seed_benefits = kept
         seconds["seed"] = time.perf_counter() - started - seconds["create"]
         from modules.cases.models import Category
         from modules.registry import services as reg
