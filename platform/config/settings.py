@@ -266,6 +266,11 @@ SMS_SENDER = os.environ.get("SMS_SENDER", "kernel.sms.ConsoleSender")
 OTP_TTL_SECONDS = int(os.environ.get("OTP_TTL_SECONDS", "300"))
 OTP_MAX_ATTEMPTS = 5
 
+# --- outbound calls (kernel/netguard.py) ------------------------------------------------------------
+# Webhooks never go to loopback, private, link-local or metadata addresses; an on-prem receiver on a
+# private network is allowed here: host names, ".domain" (with sub-domains), addresses or networks.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
+
 # --- logging: structured, with the tenant on every line -------------------------------------------
 LOGGING = {
     "version": 1,
