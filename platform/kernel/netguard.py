@@ -234,16 +234,17 @@ class Answer:
 
 
 def post(url: str, *, body: bytes, headers: dict, timeout: float, allowed: Allowed,
-         read_limit: int = 200) -> Answer:
+         read_limit: int = 200, context: ssl.SSLContext | None = None) -> Answer:
     """POST ``body`` to ``url`` after the checks above. Raises Refused, Unresolvable, OSError (refused
-    connection, timeout, TLS) or http.client.HTTPException; any status (3xx included) is an Answer."""
+    connection, timeout, TLS) or http.client.HTTPException; any status (3xx included) is an Answer.
+    ``context``: the TLS context for https (default: the system's CAs, host name checked)."""
     target = parse_url(url)
     addresses = resolve(target, allowed=allowed)
     last_error: Exception | None = None
     for address in addresses:  # like socket.create_connection: the first that connects
         if target.scheme == "https":
             conn = _pinned(http.client.HTTPSConnection, address)(
-                target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+                target.host, target.port, timeout=timeout, context=context or ssl.create_default_context())
         else:
             conn = _pinned(http.client.HTTPConnection, address)(target.host, target.port, timeout=timeout)
         try:

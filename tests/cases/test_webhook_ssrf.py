@@ -199,3 +199,68 @@ def test_address_kinds():
     assert allowed.host("hotline.gov.local") and allowed.host("a.intranet.local") and allowed.host("intranet.local")
     assert not allowed.host("gov.local") and allowed.address(ipaddress.ip_address("10.20.3.4"))
     assert not allowed.address(ipaddress.ip_address("10.21.0.1"))
+
+
+def test_https_goes_to_the_checked_address_with_the_hosts_name_in_sni_and_the_certificate_check(dns, tmp_path):
+    """A TLS receiver on 127.0.0.1 with a certificate for hook.test: the pinned connection still says
+    "hook.test" in SNI, checks the certificate against that name and sends it as Host."""
+    import datetime as dt
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hook.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("hook.test")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    seen = {"sni": [], "host": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen["host"].append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server_context.sni_callback = lambda sock, server_name, ctx: seen["sni"].append(server_name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client_context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        port = server.server_port
+        dns["hook.test"] = ["127.0.0.1"]
+        allowed = netguard.Allowed.parse("127.0.0.1")
+
+        def post(url):
+            return netguard.post(url, body=b"{}", headers={"Content-Type": "application/json"}, timeout=5,
+                                 allowed=allowed, context=client_context)
+
+        assert post(f"https://hook.test:{port}/hook").status == 204
+        assert seen == {"sni": ["hook.test"], "host": [f"hook.test:{port}"]}
+        with pytest.raises(ssl.SSLCertVerificationError):  # the address itself is not the certificate's name
+            post(f"https://127.0.0.1:{port}/hook")
+        with pytest.raises(netguard.Refused):  # and without the operator's allow-list, never called
+            netguard.post(f"https://hook.test:{port}/hook", body=b"{}", headers={}, timeout=5,
+                          allowed=netguard.Allowed(), context=client_context)
+        assert len(seen["host"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
