@@ -2,9 +2,10 @@
 
 Each benchmark runs as its own process, as ``make bench`` runs it, with ``BENCH_SMOKE=1`` (it picks
 tiny sizes through ``_support.size``), in a throwaway database made for this run and dropped at the
-end (so the run never meets a developer's data or another run's). A benchmark passes when it exits 0
-and its stdout is figures only, at least one: each line one JSON object with exactly the keys
-``figure`` (a name), ``value`` (a number), ``unit`` (a string) and ``goal`` (a string or null).
+end, with its own Celery queue (dropped too): the run never meets a developer's data, worker or
+another run. A benchmark passes when it exits 0 and its stdout is figures only, at least one: each
+line one JSON object with exactly the keys ``figure`` (a name), ``value`` (a number), ``unit`` (a
+string) and ``goal`` (a string or null).
 Its stderr is shown when it fails. This checks that the benchmarks work, not how fast anything is.
 
     .venv/bin/python bench/_support/smoke.py                 # every bench/*.py
@@ -64,6 +65,19 @@ def _admin_connection(url: str):
     return psycopg.connect(url, dbname="postgres", autocommit=True)
 
 
+def _forget_queue(queue: str) -> None:
+    """Drop the run's Celery queue (nobody consumes it) from Redis, when Redis is the broker."""
+    url = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
+    if not url or not url.startswith(("redis://", "rediss://")):
+        return
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{queue}*", count=1000))  # the queue and its priority lists
+    if keys:
+        client.delete(*keys)
+
+
 def main(argv: list[str]) -> int:
     sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
@@ -74,6 +88,7 @@ def main(argv: list[str]) -> int:
     scripts = [BENCH / name for name in argv] if argv else sorted(BENCH.glob("*.py"))
     env = {**os.environ, "BENCH_SMOKE": "1", "DATABASE_URL": _with_database(base, database),
            "CACHE_KEY_PREFIX": database, "MASHANG_RUN_DIR": str(ROOT / ".run" / database),
+           "CELERY_QUEUE": database,  # tasks the benchmarks queue never reach a developer's worker
            "PYTHONUNBUFFERED": "1", "DISTRICT_POOL_SIZE": "0"}  # no pool to keep: fewer migration replays
     for size_knob in [k for k in env if k.startswith("BENCH_") and k not in ("BENCH_SMOKE", "BENCH_SMOKE_TIMEOUT")]:
         del env[size_knob]  # tiny sizes come from BENCH_SMOKE alone
@@ -107,6 +122,7 @@ def main(argv: list[str]) -> int:
         import shutil
 
         shutil.rmtree(ROOT / ".run" / database, ignore_errors=True)
+        _forget_queue(database)
     total = time.perf_counter() - started
     if failed:
         print(f"bench-smoke: {len(failed)} of {len(scripts)} failed in {total:.0f} s: {', '.join(failed)}")

@@ -203,7 +203,7 @@ else:
     }
 CELERY_TASK_ALWAYS_EAGER = False
 # Tests use their own queue so a developer's running worker never takes a test's task.
-CELERY_TASK_DEFAULT_QUEUE = f"mashang-test-{TEST_RUN}" if TESTING else "mashang"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or (f"mashang-test-{TEST_RUN}" if TESTING else "mashang")
 CELERY_TASK_ACKS_LATE = True  # a killed worker's task is redelivered, never lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
