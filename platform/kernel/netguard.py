@@ -144,8 +144,8 @@ def check_address(ip: IPAddress, *, host: str, allowed: Allowed) -> None:
     values = {"host": host, "ip": ip, "kind": _(KINDS[reason])}
     if _literal(host) == ip:
         raise Refused(_("%(ip)s is an internal address (%(kind)s): the platform does not call it.") % values)
-    raise Refused(_("%(host)s resolves to %(ip)s, an internal address (%(kind)s): the platform does not call it.")
-                  % values)
+    # Which address a name has stays unsaid: a district administrator is not to map the platform's network.
+    raise Refused(_("%(host)s resolves to an internal address (%(kind)s): the platform does not call it.") % values)
 
 
 # --- URLs -------------------------------------------------------------------------------------------------
