@@ -7,7 +7,7 @@ PORT   ?= 8000
 export XDG_RUNTIME_DIR ?= /tmp/mashang-runtime
 export PYTHONPATH := $(CURDIR):$(CURDIR)/platform
 
-.PHONY: run test bench lint install migrate seed worker clean-db
+.PHONY: run test bench bench-smoke lint install migrate seed worker clean-db
 
 $(STAMP): pyproject.toml
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
@@ -35,6 +35,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "# $$b"; $(PY) $$b || exit 1; done
+
+## Every benchmark at tiny sizes (BENCH_SMOKE=1) in a throwaway database, each checked to print its figures.
+bench-smoke: $(STAMP)
+	$(PY) bench/_support/smoke.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

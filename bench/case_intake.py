@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from _support import ROOT, bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import ROOT, bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 from case_intake_inprocess import GRIDS, build_world
 
 PATH = "/api/v1/cases/"
@@ -118,9 +118,9 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def main() -> int:
-    n = int(os.environ.get("BENCH_N", "3000"))
-    workers = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1))))
-    clients = int(os.environ.get("BENCH_CLIENTS", "8"))
+    n = size(3000, 30, env="BENCH_N")
+    workers = size(2 * (os.cpu_count() or 1), 2, env="BENCH_WORKERS")
+    clients = size(8, 2, env="BENCH_CLIENTS")
     setup_django()
     from django.db import connection
     from django_tenants.utils import tenant_context

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 PATH = "/api/v1/cases/"
 GRIDS = [("C01", "G0101"), ("C01", "G0102"), ("C02", "G0201"), ("C02", "G0202")]
@@ -64,7 +63,7 @@ def build_world(district):
 
 
 def main() -> int:
-    n = int(os.environ.get("BENCH_N", "2000"))
+    n = size(2000, 20, env="BENCH_N")
     setup_django()
     from django.conf import settings
     from django.db import connection

@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 
 def build_community(n: int):
@@ -65,7 +65,7 @@ def check_pdf(data: bytes, expected_pages: int, first_page: int, domain: str) ->
 
 
 def main() -> int:
-    n = int(os.environ.get("BENCH_CODES", "30000"))
+    n = size(30000, 40, env="BENCH_CODES")
     per_sheet = int(os.environ.get("BENCH_PER_SHEET", "8"))
     setup_django()
     from django.db import connection

@@ -8,7 +8,8 @@ data is written with COPY: 5 streets, 50 communities, 500 grids, 1,000 compounds
 kernel's own functions, so the audit decrypts real tokens) and their memberships. Planted problems,
 about Xixia's proportions (730 invalid ID numbers in 14,900 people): 5 % invalid ID numbers, 1,000
 same-name-and-birth-date pairs, 500 same-name-and-phone pairs, 2,000 people bound to two households,
-1 % of households over their registered size, 3,000 people with no household.
+1 % of households over their registered size, 3,000 people with no household (all scaled to
+``BENCH_RESIDENTS``).
 
 Timed: ``registry.audit.start_audit(background=False)`` — what the Celery task runs: every check,
 then the findings written in one transaction. Then a second run over the same data (findings exist:
@@ -16,12 +17,11 @@ each is kept, none is new), which is what a district sees from the second run on
 """
 from __future__ import annotations
 
-import os
 import random
 import time
 from datetime import date, timedelta
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏辉建国志文斌宇浩凯欣怡佳琳雪梅海燕"
@@ -70,8 +70,11 @@ def build(n_residents: int, admin) -> dict:
         Building(compound=compounds[i // 10], number=str(1 + i % 10), grid=compounds[i // 10].grid)
         for i in range(10_000)])
 
-    n_households = 120_000
-    bound = n_residents - 3_000
+    # Kangbashi's proportions at any BENCH_RESIDENTS (at 350,000: 120,000 households, 3,000 people
+    # without one, 1,000 + 500 duplicate pairs, 2,000 in two households).
+    n_households = max(10, n_residents * 120_000 // 350_000)
+    lonely = n_residents * 3_000 // 350_000
+    bound = n_residents - lonely
     sizes = [1 + (h * 7) % 5 for h in range(n_households)]  # 1..5 people, then trimmed to the residents
     excess, h = sum(sizes) - bound, 0
     while excess > 0:
@@ -99,10 +102,11 @@ def build(n_residents: int, admin) -> dict:
 
     invalid = set(rng.sample(range(n_residents), n_residents // 20))
     twins = {}  # resident -> the resident it duplicates (same name and birth date)
-    for a in rng.sample(range(n_residents - 1_500), 1_000):
+    for a in rng.sample(range(n_residents - lonely // 2), lonely // 3):
         twins[a + 1] = a  # n+1 gets n's name and birth date below, but its own ID number
-    phone_twins = set(range(n_residents - 500, n_residents))  # same name and phone as n-500, no ID number;
-    # they are among the 3,000 without a household (the last residents)
+    phone_pairs = lonely // 6
+    phone_twins = set(range(n_residents - phone_pairs, n_residents))  # same name and phone as n-500 (at
+    # 350,000), no ID number; they are among the 3,000 without a household (the last residents)
 
     def resident_rows():
         for n in range(n_residents):
@@ -113,7 +117,7 @@ def build(n_residents: int, admin) -> dict:
             name = person_name(source)
             phone = f"+861{3 + n % 7}{n:09d}"[:14]
             if n in phone_twins:
-                other = n - 500
+                other = n - phone_pairs
                 name = person_name(other)
                 phone = f"+861{3 + other % 7}{other:09d}"[:14]
                 yield (n + 1, name, "", None, encrypt(phone), blind_index(phone, "phone"), "", None, now, now)
@@ -133,12 +137,12 @@ def build(n_residents: int, admin) -> dict:
 
     def membership_rows():
         resident = 0
-        for h, size in enumerate(sizes):
-            for k in range(size):
+        for h, members in enumerate(sizes):
+            for k in range(members):
                 resident += 1
                 home[resident] = h + 1
                 yield resident, h + 1, "head" if k == 0 else "member", today, None
-        for r in rng.sample(range(1, bound + 1), 2_000):  # a second current household
+        for r in rng.sample(range(1, bound + 1), lonely * 2 // 3):  # a second current household
             yield r, home[r] % n_households + 1, "member", today, None
 
     started = time.perf_counter()
@@ -154,7 +158,7 @@ def build(n_residents: int, admin) -> dict:
 
 
 def main() -> int:
-    n_residents = int(os.environ.get("BENCH_RESIDENTS", "350000"))
+    n_residents = size(350_000, 2_000, env="BENCH_RESIDENTS")
     setup_django()
     from django.db import connection
     from django_tenants.utils import tenant_context

@@ -17,10 +17,9 @@ the API and the Celery task call, in this process (no broker in the way):
 from __future__ import annotations
 
 import io
-import os
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 HEADER = ["街道", "社区", "网格", "小区", "楼栋", "单元", "房号", "姓名", "身份证号", "联系电话", "与户主关系"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -89,7 +88,7 @@ def ledger_file(rows: int, compounds) -> tuple[bytes, int]:
 
 
 def main() -> int:
-    rows = int(os.environ.get("BENCH_ROWS", "15000"))
+    rows = size(15000, 100, env="BENCH_ROWS")
     setup_django()
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection

@@ -21,15 +21,14 @@ worker does not run the batch too):
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 
 def main() -> int:
-    n = int(os.environ.get("BENCH_RESIDENTS", "20000"))
+    n = size(20000, 50, env="BENCH_RESIDENTS")
     setup_django()
     from django.conf import settings
     from django.db import connection

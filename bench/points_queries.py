@@ -20,18 +20,18 @@ Timed (``BENCH_SAMPLES`` each, random residents):
 - ``selectors.compound_ranking``: the top 20 compounds from the precomputed score table, and
   ``GET /api/v1/points/ranking/``;
 - ``services.refresh_compound_scores``: recomputing every compound's score (the periodic task);
-- a 20,000-resident batch posted on top of the 1,000,000 entries (``batches.run_batch``).
+- a 20,000-resident batch (or one for every resident, when fewer) posted on top of the 1,000,000
+  entries (``batches.run_batch``).
 """
 from __future__ import annotations
 
 import gc
-import os
 import random
 import statistics
 import sys
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 
 def p95(values: list[float]) -> float:
@@ -104,9 +104,9 @@ def build(cursor, residents: int, entries: int) -> None:
 
 
 def main() -> int:
-    entries = int(os.environ.get("BENCH_ENTRIES", "1000000"))
-    residents = int(os.environ.get("BENCH_RESIDENTS", "100000"))
-    samples = int(os.environ.get("BENCH_SAMPLES", "1000"))
+    entries = size(1_000_000, 2000, env="BENCH_ENTRIES")
+    residents = size(100_000, 200, env="BENCH_RESIDENTS")
+    samples = size(1000, 20, env="BENCH_SAMPLES")
     setup_django()
     from django.conf import settings
     from django.db import connection
@@ -167,7 +167,7 @@ def main() -> int:
 
                 # the API, through the whole stack
                 users = []
-                for i, rid in enumerate(rng.sample(range(1, residents + 1), 200)):
+                for i, rid in enumerate(rng.sample(range(1, residents + 1), min(200, residents))):
                     user = create_user(actor=None, username=f"r{i}", password=None)
                     Resident.objects.filter(pk=rid).update(user=user)
                     users.append(user)
@@ -212,14 +212,15 @@ def main() -> int:
                 assign_role(actor=None, user=admin, role="district_admin")
                 services.create_rule(actor=admin, code="bench_drill", name_zh="参与演练", direction="add",
                                      category="community", min_points=5, max_points=5)
+                n_batch = min(20_000, residents)
                 batch = batches.create_batch(actor=admin, rule="bench_drill", points=5, reason="核酸演练",
-                                             resident_ids=list(range(1, 20001)), background=True)
+                                             resident_ids=list(range(1, n_batch + 1)), background=True)
                 t = time.perf_counter()
                 batch = batches.run_batch(batch_id=batch.pk)
                 out["batch"] = time.perf_counter() - t
-                if batch.posted_count != 20000:
+                if batch.posted_count != n_batch:
                     raise SystemExit(f"batch posted {batch.posted_count}")
-                log(f"20,000-resident batch on {entries:,} entries: {out['batch']:.3f}s")
+                log(f"{n_batch:,}-resident batch on {entries:,} entries: {out['batch']:.3f}s")
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT count(*) FROM points_entry")
                     total = cursor.fetchone()[0]

@@ -18,12 +18,11 @@ the figures); any bench-made spare above that level is dropped at the end, and s
 """
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 MODULES = ["registry", "codes", "cases", "points", "notices"]
 
@@ -57,7 +56,7 @@ def create_one(slug: str, *, use_pool: bool):
 
 
 def main() -> int:
-    n = int(os.environ.get("BENCH_N", "3"))
+    n = size(3, 1, env="BENCH_N")
     setup_django()
     from django.conf import settings
     from django.db import connection

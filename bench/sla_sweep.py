@@ -24,11 +24,10 @@ with an "auto_closed" event. Figures are JSON lines on stdout, logs on stderr.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 T = dt.datetime(2026, 6, 10, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # a Wednesday
 
@@ -36,7 +35,7 @@ OPEN_SQL = """
 INSERT INTO {case} (ref, channel, category_id, title, description, grid_id, community_id, reporter_contact_encrypted,
     reporter_contact_index, status, assign_mode, assignee_id, responsible_kind, responsible_code, rlist_id,
     submitted_at, response_due, resolution_due, responded_at, escalation_level, owner_level, next_escalation_at,
-    reject_reason, result, reopen_count, updated_at, address, external_id)
+    reject_reason, result, reopen_count, updated_at, address, external_id, media_url)
 SELECT 'BEN-' || lpad(i::text, 7, '0'), 'snap', (%(cats)s::bigint[])[1 + i %% %(ncat)s], '楼道堆物 #' || i,
     '三单元二楼楼道堆放纸箱，影响通行。', %(grid)s, %(community)s, '', '',
     s.status, CASE WHEN s.status = 'submitted' THEN 'grab' ELSE 'dispatch' END,
@@ -44,7 +43,7 @@ SELECT 'BEN-' || lpad(i::text, 7, '0'), 'snap', (%(cats)s::bigint[])[1 + i %% %(
     'grid_workers', 'G0101', %(rlist)s,
     s.submitted, s.response_due, s.resolution_due,
     CASE WHEN s.status IN ('accepted', 'in_progress') THEN s.submitted + interval '30 minutes' END,
-    s.level, s.level, s.next_at, '', '', 0, s.submitted, '', ''
+    s.level, s.level, s.next_at, '', '', 0, s.submitted, '', '', ''
 FROM generate_series(1, %(n)s) AS i,
 LATERAL (SELECT i %% 100 AS b) AS k,
 LATERAL (
@@ -76,11 +75,11 @@ RESOLVED_SQL = """
 INSERT INTO {case} (ref, channel, category_id, title, description, grid_id, community_id, reporter_contact_encrypted,
     reporter_contact_index, status, assign_mode, assignee_id, responsible_kind, responsible_code, rlist_id,
     submitted_at, response_due, resolution_due, responded_at, resolved_at, result, escalation_level, owner_level,
-    next_escalation_at, reject_reason, reopen_count, updated_at, address, external_id)
+    next_escalation_at, reject_reason, reopen_count, updated_at, address, external_id, media_url)
 SELECT 'BER-' || lpad(i::text, 7, '0'), 'snap', (%(cats)s::bigint[])[1 + i %% %(ncat)s], '已办结 #' || i, '',
     %(grid)s, %(community)s, '', '', 'resolved', 'dispatch', %(worker)s, 'grid_workers', 'G0101', %(rlist)s,
     r.at - interval '2 days', r.at - interval '1 day', r.at + interval '3 days', r.at - interval '1 day', r.at,
-    '已清理。', 0, 0, NULL, '', 0, r.at, '', ''
+    '已清理。', 0, 0, NULL, '', 0, r.at, '', '', ''
 FROM generate_series(1, %(n)s) AS i,
 LATERAL (SELECT %(t)s - interval '1 hour' - interval '1 minute' * ((2 * i) %% (14 * 1440)) AS at) AS r
 """
@@ -108,8 +107,8 @@ def build(district) -> dict:
 
 
 def main() -> int:
-    n_open = int(os.environ.get("BENCH_CASES", "100000"))
-    n_resolved = int(os.environ.get("BENCH_RESOLVED", "10000"))
+    n_open = size(100_000, 200, env="BENCH_CASES")
+    n_resolved = size(10_000, 40, env="BENCH_RESOLVED")
     setup_django()
     from django.db import connection
     from django_tenants.utils import tenant_context

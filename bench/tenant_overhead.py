@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import gc
 import io
-import os
 import sys
 import time
 
-from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django
+from _support import bench_slug, drop_district, figure, log, quiet_stdout, setup_django, size
 
 PATH = "/api/v1/district/"
 TENANT_MIDDLEWARE = "tenants.middleware.DistrictMiddleware"
@@ -103,9 +102,9 @@ def queries_per_request(handler, environ: dict, before=None) -> list[str]:
 
 
 def main() -> int:
-    total = int(os.environ.get("BENCH_REQUESTS", "3000"))
-    rounds = max(1, int(os.environ.get("BENCH_ROUNDS", "10")))
-    warmup = int(os.environ.get("BENCH_WARMUP", "300"))
+    total = size(3000, 40, env="BENCH_REQUESTS")
+    rounds = max(1, size(10, 2, env="BENCH_ROUNDS"))
+    warmup = size(300, 10, env="BENCH_WARMUP")
     setup_django()
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler

@@ -3,8 +3,10 @@
 Creating a district is one call, ``create_district``, used by the demo seed, the management
 command and (later) onboarding. It claims a spare schema that ``migrate_schemas`` keeps current
 (spares are District rows with status "spare"), renames it, and seeds it, in one transaction:
-milliseconds instead of the seconds a full migration replay takes. With an empty pool it falls
-back to creating the schema by migrations.
+milliseconds instead of the seconds a full migration replay takes. With an empty pool (or
+``use_pool=False``) it first makes a spare by migrations and then claims that one the same way. The
+rename (ALTER SCHEMA … RENAME) is transactional in PostgreSQL, so a failing seed leaves nothing
+behind: the spare is back in the pool under its own name, and the slug and domain are free to retry.
 """
 from __future__ import annotations
 
@@ -98,9 +100,10 @@ def _validate_new(slug: str, domain: str) -> None:
         raise Conflict(f"domain: {message}", fields={"domain": [message]})
 
 
-def _claim_spare() -> District | None:
-    return (District.objects.select_for_update(skip_locked=True)
-            .filter(status=District.Status.SPARE).order_by("created_at").first())
+def _claim_spare(pk: int | None = None) -> District | None:
+    """The oldest spare nobody else is claiming (or spare ``pk``), locked until the transaction ends."""
+    spares = District.objects.select_for_update(skip_locked=True).filter(status=District.Status.SPARE)
+    return (spares.filter(pk=pk) if pk else spares).order_by("created_at").first()
 
 
 _all_migrations: set[tuple[str, str]] | None = None
@@ -135,42 +138,43 @@ def create_district(*, actor=None, slug: str, name_zh: str, name_en: str = "", m
     fields = dict(slug=slug, name_zh=name_zh, name_en=name_en, modules=wanted,
                   title_zh=branding.title_zh or name_zh, title_en=branding.title_en or name_en,
                   primary_color=branding.primary_color, accent_color=branding.accent_color)
-    from_pool = False
-    with transaction.atomic():
-        district = _claim_spare() if use_pool else None
-        if district is not None:
-            from_pool = True
+    from_pool, made = use_pool, None
+    while True:
+        if not from_pool:  # no pool (or it ran dry): make a spare now by replaying every migration
+            t = time.perf_counter()
+            made = add_spare()
+            timings["migrate"] = time.perf_counter() - t
+        # One transaction from claim to active: a failing seed rolls back the rename, the domain and
+        # every seeded row, so the spare is back in the pool under its own name and the slug is free.
+        with transaction.atomic():
+            district = _claim_spare(pk=made.pk if made else None)
+            if district is None:  # the pool is empty, or another creation took the spare just made
+                from_pool = False
+                continue
+            if from_pool:
+                timings["claim"] = time.perf_counter() - started
+            if missing_migrations(district.schema_name):
+                # A stale spare (claimed mid-deploy): bring it up to date before anyone uses it.
+                from django.core.management import call_command
+
+                t = time.perf_counter()
+                log.warning("claimed spare %s was behind on migrations; migrating it now", district.schema_name)
+                call_command("migrate_schemas", schema_name=district.schema_name, interactive=False, verbosity=0)
+                connection.set_schema_to_public()
+                timings["catch_up"] = time.perf_counter() - t
             schema_rename(district, schema_name_for(slug), save=False)
             for name, value in fields.items():
                 setattr(district, name, value)
-            district.status = District.Status.PROVISIONING
-            district.save()
-            timings["claim"] = time.perf_counter() - started
-    if district is None:
-        t = time.perf_counter()
-        district = District(schema_name=schema_name_for(slug), status=District.Status.PROVISIONING, **fields)
-        district.save(verbosity=0)  # creates the schema by replaying every migration
-        timings["migrate"] = time.perf_counter() - t
-    elif missing_migrations(district.schema_name):
-        # A stale spare (claimed mid-deploy): bring it up to date before anyone uses it.
-        from django.core.management import call_command
-
-        t = time.perf_counter()
-        log.warning("claimed spare %s was behind on migrations; migrating it now", district.schema_name)
-        call_command("migrate_schemas", schema_name=district.schema_name, interactive=False, verbosity=0)
-        connection.set_schema_to_public()
-        timings["catch_up"] = time.perf_counter() - t
-    with transaction.atomic():
-        Domain.objects.create(domain=domain, tenant=district, is_primary=True)
-        t = time.perf_counter()
-        with tenant_context(district):
-            admin_user = _seed_district(district, actor=actor, admin=admin, template=seed_template)
-        timings["seed"] = time.perf_counter() - t
-        district.status = District.Status.ACTIVE
-        district.status_changed_at = timezone.now()
-        district.save(update_fields=["status", "status_changed_at"])
-        audit.record(actor=actor, action="district.create", target=district,
-                     after={"slug": slug, "domain": domain, "modules": wanted, "from_pool": from_pool})
+            district.status, district.status_changed_at = District.Status.ACTIVE, timezone.now()
+            district.save()  # nobody sees it before the commit, so it is active at once
+            Domain.objects.create(domain=domain, tenant=district, is_primary=True)
+            t = time.perf_counter()
+            with tenant_context(district):
+                admin_user = _seed_district(district, actor=actor, admin=admin, template=seed_template)
+            timings["seed"] = time.perf_counter() - t
+            audit.record(actor=actor, action="district.create", target=district,
+                         after={"slug": slug, "domain": domain, "modules": wanted, "from_pool": from_pool})
+        break
     if from_pool:
         transaction.on_commit(_kick_refill)
     return Created(district, admin_user, time.perf_counter() - started, from_pool, timings)

@@ -212,7 +212,8 @@ def celery_worker(django_db_setup, django_db_blocker):
         url = _test_database_url()
     env = {**os.environ, "DATABASE_URL": url, "MASHANG_TESTING": "1", "MASHANG_RUN_DIR": str(settings.RUN_DIR),
            "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}", "SMS_SENDER": "kernel.sms.ConsoleSender"}
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'platform'}", "SMS_SENDER": "kernel.sms.ConsoleSender",
+           "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}  # webhook tests' receivers listen there
     log = open(settings.RUN_DIR / "test-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",

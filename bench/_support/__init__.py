@@ -7,6 +7,9 @@
   stderr: ``quiet_stdout()`` points ``sys.stdout`` at stderr while the benchmark works.
 - ``bench_slug()`` / ``drop_district()``: throwaway districts named ``bench-<random>``, dropped at
   the end (Domain rows, District row, ``DROP SCHEMA ... CASCADE``).
+- ``size(default, smoke, env=…)``: how big a benchmark runs. ``BENCH_SMOKE=1`` (what ``make
+  bench-smoke`` sets) picks the tiny ``smoke`` size, so every benchmark runs in seconds and cannot rot
+  unnoticed; an explicit ``env`` variable (``BENCH_N=…``) wins over both.
 """
 from __future__ import annotations
 
@@ -19,6 +22,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 _REAL_STDOUT = sys.stdout
+
+
+def smoke() -> bool:
+    """True under ``BENCH_SMOKE=1``: run at tiny sizes, to check that the benchmark works, not to measure."""
+    return os.environ.get("BENCH_SMOKE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def size(default: int, smoke_size: int, *, env: str | None = None) -> int:
+    """The size to run at: ``$env`` when set, else ``smoke_size`` under BENCH_SMOKE=1, else ``default``."""
+    if env and os.environ.get(env, "").strip():
+        return int(os.environ[env])
+    return smoke_size if smoke() else default
 
 
 def log(message: str) -> None:

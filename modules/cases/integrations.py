@@ -3,18 +3,22 @@ their own and hear back through a signed webhook.
 
 A key is ``msk_<prefix>_<secret>``: the prefix tells keys apart in lists and logs, only the SHA-256 of
 the whole key is kept (keys are 256-bit random, so a plain hash is enough), and the key is shown once,
-when it is made or rotated."""
+when it is made or rotated.
+
+A webhook URL must be http(s), carry no credentials and not point inside the platform's network
+(kernel/netguard.py); it is checked when saved and again at every delivery."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit
+from kernel import audit, netguard
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.personal import decrypt, encrypt
@@ -46,8 +50,14 @@ def _check(name: str, kind: str, webhook_url: str) -> tuple[str, str]:
     if kind not in Integration.Kind.values:
         fields["kind"] = [_("One of: %(kinds)s.") % {"kinds": ", ".join(Integration.Kind.values)}]
     webhook_url = (webhook_url or "").strip()
-    if webhook_url and not webhook_url.startswith(("https://", "http://")):
-        fields["webhook_url"] = [_("An http(s) address.")]
+    if len(webhook_url) > Integration._meta.get_field("webhook_url").max_length:
+        fields["webhook_url"] = [_("At most %(limit)d characters.") % {
+            "limit": Integration._meta.get_field("webhook_url").max_length}]
+    elif webhook_url:
+        try:
+            netguard.check_url(webhook_url, allowed=webhook_allowed())
+        except netguard.Refused as exc:
+            fields["webhook_url"] = [str(exc)]
     if fields:
         raise DomainError(next(iter(fields.values()))[0], fields=fields)
     return name, webhook_url
@@ -111,6 +121,11 @@ def authenticate(raw_key: str) -> Integration | None:
     if integration.last_used_at is None or (now - integration.last_used_at).total_seconds() > 60:
         Integration.objects.filter(pk=integration.pk).update(last_used_at=now)
     return integration
+
+
+def webhook_allowed() -> netguard.Allowed:
+    """Internal hosts the platform operator lets webhooks reach (settings.WEBHOOK_ALLOWED_HOSTS)."""
+    return netguard.Allowed.parse(settings.WEBHOOK_ALLOWED_HOSTS)
 
 
 def webhook_secret(integration: Integration) -> str:

@@ -8,11 +8,13 @@ is unique, so a re-delivered outbox event adds nothing.
 
 Sending. ``deliver_due`` claims due rows (FOR UPDATE SKIP LOCKED), counts the attempt and pushes the
 next one past the time the batch may take, commits, and only then sends: no lock is held during HTTP.
-A 2xx answer marks the row delivered; anything else (other status, redirect, timeout, refused
-connection) retries after 1 min, 5 min, 30 min, 2 h, 12 h, then daily, and after MAX_ATTEMPTS the row
-is failed, keeping the last error. A worker killed mid-send leaves the row claimed until the claim
-runs out, and then it is sent again: delivery is at least once, and the receiver dedupes on
-X-Mashang-Delivery. A new row asks a worker to send at once; the 60 s sweep (tasks.deliver_webhooks)
+Each send checks the URL again (kernel/netguard.py: DNS can change after the URL was saved) and
+connects to the address it checked; an internal address is never called, unless the operator allows
+it (WEBHOOK_ALLOWED_HOSTS). A 2xx answer marks the row delivered; anything else (other status,
+redirect, timeout, refused connection, refused address) retries after 1 min, 5 min, 30 min, 2 h, 12 h,
+then daily, and after MAX_ATTEMPTS the row is failed, keeping the last error. A worker killed mid-send
+leaves the row claimed until the claim runs out, and then it is sent again: delivery is at least once,
+and the receiver dedupes on X-Mashang-Delivery. A new row asks a worker to send at once; the 60 s sweep (tasks.deliver_webhooks)
 sends whatever that missed. Rows of an inactive integration, or one without a URL, wait.
 
 The request::
@@ -35,20 +37,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
-from kernel import events
+from kernel import events, netguard
 from modules.cases.integration_api import IntegrationCaseSerializer
-from modules.cases.integrations import webhook_secret
+from modules.cases.integrations import webhook_allowed, webhook_secret
 from modules.cases.models import Case, WebhookDelivery
 from modules.codes.selectors import district_domain
 
@@ -105,14 +106,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect is an answer other than 2xx: retried later, never followed
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def deliver_due(*, now=None, budget_seconds: float = 50.0) -> int:
     """Send this district's due updates, batch after batch, until none is due or the budget is spent
     (the next sweep goes on from there). Returns how many were delivered."""
@@ -136,19 +129,23 @@ def _send(delivery: WebhookDelivery, *, now=None) -> bool:
     integration = delivery.integration
     body = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(integration.webhook_url, data=body, method="POST", headers={
+    headers = {
         "Content-Type": "application/json; charset=utf-8", "User-Agent": "Mashang-Webhooks/1",
         "X-Mashang-Event": delivery.kind, "X-Mashang-Delivery": delivery.event_id,
         "X-Mashang-Timestamp": timestamp,
-        "X-Mashang-Signature": f"v1={sign(webhook_secret(integration), timestamp, body)}"})
+        "X-Mashang-Signature": f"v1={sign(webhook_secret(integration), timestamp, body)}"}
     code, error = None, ""
-    try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            code = response.status
-    except urllib.error.HTTPError as exc:
-        code, error = exc.code, f"HTTP {exc.code}: {exc.read(200).decode(errors='replace')}"
-    except (OSError, ValueError) as exc:  # URLError, refused, timeout, bad URL
-        error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+    try:  # checked again now (DNS can change) and sent to the checked address; redirects are not followed
+        answer = netguard.post(integration.webhook_url, body=body, headers=headers, timeout=TIMEOUT_SECONDS,
+                               allowed=webhook_allowed())
+    except netguard.Refused as exc:  # never called: a failed attempt like any other, retried (and checked) later
+        error = f"Refused: {exc}"
+    except (OSError, http.client.HTTPException) as exc:  # unresolvable, refused, timeout, TLS, bad answer
+        error = f"{type(exc).__name__}: {exc}"
+    else:
+        code = answer.status
+        if not 200 <= code < 300:
+            error = f"HTTP {code}: {answer.body.decode(errors='replace')}"
     return _record(delivery, code=code, error=error, now=now or timezone.now())
 
 

@@ -212,7 +212,7 @@ else:
     }
 CELERY_TASK_ALWAYS_EAGER = False
 # Tests use their own queue so a developer's running worker never takes a test's task.
-CELERY_TASK_DEFAULT_QUEUE = f"mashang-test-{TEST_RUN}" if TESTING else "mashang"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or (f"mashang-test-{TEST_RUN}" if TESTING else "mashang")
 CELERY_TASK_ACKS_LATE = True  # a killed worker's task is redelivered, never lost
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -281,6 +281,11 @@ BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
 SMS_SENDER = os.environ.get("SMS_SENDER", "kernel.sms.ConsoleSender")
 OTP_TTL_SECONDS = int(os.environ.get("OTP_TTL_SECONDS", "300"))
 OTP_MAX_ATTEMPTS = 5
+
+# --- outbound calls (kernel/netguard.py) ------------------------------------------------------------
+# Webhooks never go to loopback, private, link-local or metadata addresses; an on-prem receiver on a
+# private network is allowed here: host names, ".domain" (with sub-domains), addresses or networks.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
 
 # --- logging: structured, with the tenant on every line -------------------------------------------
 LOGGING = {

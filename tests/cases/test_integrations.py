@@ -185,7 +185,7 @@ def test_the_district_admin_manages_integrations(world):
 
 
 def test_deliveries_are_listed_for_the_admin(world):
-    hotline, key = make(world, webhook_url="http://127.0.0.1:9/unreachable")
+    hotline, key = make(world, webhook_url="https://hotline.invalid/unreachable")
     caller(world.district, key).post(INTAKE, CALL, format="json")
     with tenant_context(world.district):
         from kernel.events import relay_pending

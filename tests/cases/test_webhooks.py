@@ -1,7 +1,8 @@
 """Signed status webhooks: one delivery per (integration, event, case), a signature the receiver can
 check, retries with back-off until a 2xx (then never again), giving up with the last error, and the
 answer given on a snap report reaching the hotline case linked to it. A real HTTP receiver runs on
-127.0.0.1; nothing is mocked but the broker outage."""
+127.0.0.1, allowed by WEBHOOK_ALLOWED_HOSTS (internal addresses are refused otherwise: test_webhook_ssrf.py);
+nothing is mocked but the broker outage."""
 import datetime as dt
 import hashlib
 import hmac
@@ -52,7 +53,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # the operator allows the local receiver (kernel/netguard.py)
     rx = Receiver()
     thread = threading.Thread(target=rx.server.serve_forever, daemon=True)
     thread.start()

@@ -111,3 +111,59 @@ def test_a_stale_spare_is_brought_up_to_date_before_use():
         from modules.notices.models import Notice
 
         assert Notice.objects.count() == 1  # the table is back and seeded
+
+
+def failing_seed(*, template, actor):
+    """The notices seed, then a failure (fault injection for the test below)."""
+    from modules.notices.services import seed
+
+    seed(template=template, actor=actor)
+    raise RuntimeError("seed failed")
+
+
+def _break_the_notices_seed(monkeypatch):
+    import dataclasses
+
+    from modules.catalog import catalog
+
+    specs = dict(catalog.specs)
+    specs["notices"] = dataclasses.replace(specs["notices"],
+                                           seed="tests.platform_tests.test_provisioning.failing_seed")
+    monkeypatch.setitem(catalog.__dict__, "specs", specs)
+
+
+def _schemas() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.parametrize("use_pool", [True, False], ids=["pool", "migrations"])
+def test_a_failing_seed_leaves_nothing_behind_and_a_retry_succeeds(monkeypatch, use_pool):
+    if use_pool:
+        fill_pool(1)
+    spares = dict(District.objects.filter(status="spare").values_list("pk", "schema_name"))
+    _break_the_notices_seed(monkeypatch)
+    with pytest.raises(RuntimeError, match="seed failed"):
+        create_district(slug="broken", name_zh="坏区", modules=["notices"], admin=AdminSpec("a", "pw-123456789"),
+                        use_pool=use_pool)
+    assert not District.objects.filter(slug="broken").exists()
+    assert not District.objects.filter(status="provisioning").exists()  # none stuck half made
+    assert not Domain.objects.filter(domain="broken.localhost").exists()
+    assert "d_broken" not in _schemas()
+    now = dict(District.objects.filter(status="spare").values_list("pk", "schema_name"))
+    assert now.items() >= spares.items()  # every spare back in the pool under its own name …
+    assert len(now) == len(spares) + (0 if use_pool else 1)  # … and the one made by migrations joins it
+    assert set(now.values()) <= _schemas()
+    for schema in now.values():  # no half-seeded spare either
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT count(*) FROM "{schema}".notices_notice')
+            assert cursor.fetchone()[0] == 0
+    monkeypatch.undo()
+    created = create_district(slug="broken", name_zh="坏区", modules=["notices"],
+                              admin=AdminSpec("a", "pw-123456789"), use_pool=use_pool)
+    assert created.district.status == "active" and created.district.schema_name == "d_broken"
+    with tenant_context(created.district):
+        from modules.notices.models import Notice
+
+        assert Notice.objects.count() == 1  # seeded once, by the retry
