@@ -15,7 +15,6 @@ import django_filters
 from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -29,6 +28,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel import idempotency
 from kernel.errors import DomainError
 from kernel.permissions import HasRole, in_scope
 from kernel.roles import Role, ScopeKind
@@ -56,10 +56,7 @@ from modules.registry.selectors import RESIDENT_SCOPE
 
 Staff = HasRole(*services.POSTER_ROLES)
 DECIDERS = (Role.COMMITTEE_MEMBER, Role.DISTRICT_ADMIN)
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="the same as the idempotency_key field: a retry with the same key returns what the first "
-                "request made (200 instead of 201)")
+IDEMPOTENCY_HEADER = idempotency.openapi_parameter("The same as the idempotency_key field.")
 
 _enum_fields: dict[tuple, type] = {}
 
@@ -102,7 +99,7 @@ def _resident(pk) -> Resident:
 
 
 def _key(request, data: dict) -> str | None:
-    return (data.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip() or None
+    return idempotency.key_from(request, data)
 
 
 def _evidence_file(upload):
@@ -469,8 +466,8 @@ class EntryPostSerializer(serializers.Serializer):
     occurred_on = serializers.DateField(required=False, allow_null=True, help_text="deed date; empty: today")
     evidence = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     evidence_file = serializers.FileField(required=False, allow_null=True, help_text="a photo (JPEG, PNG, WebP) or a PDF, ≤ 10 MB")
-    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=100,
-                                            help_text="or the Idempotency-Key header")
+    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=idempotency.KEY_MAX,
+                                            help_text=f"or the Idempotency-Key header. {idempotency.RULE}")
 
 
 @extend_schema_serializer(component_name="PointsReason")
@@ -503,13 +500,12 @@ class Entries(generics.ListAPIView):
         data = EntryPostSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        started = timezone.now()
         entry = services.post_entry(actor=request.user, resident=_resident(v["resident"]), rule=v["rule"],
                                     points=v["points"], reason=v["reason"], occurred_on=v.get("occurred_on"),
                                     evidence=v.get("evidence", ""),
                                     evidence_file=_evidence_file(v.get("evidence_file")),
                                     idempotency_key=_key(request, v))
-        created = entry.posted_at >= started
+        created = idempotency.created(entry)
         entry = entries_for(request.user).filter(pk=entry.pk).first() or entry
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED if created else 200)
 
@@ -536,9 +532,8 @@ class EntryReverse(APIView):
         entry = get_object_or_404(entries_for(request.user), pk=pk)
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        started = timezone.now()
         reversal = services.reverse_entry(actor=request.user, entry=entry, reason=data.validated_data["reason"])
-        created = reversal.posted_at >= started
+        created = idempotency.created(reversal)
         reversal = entries_for(request.user).filter(pk=reversal.pk).first() or reversal
         return Response(LedgerEntrySerializer(reversal).data, status=status.HTTP_201_CREATED if created else 200)
 
@@ -643,13 +638,12 @@ class Proposals(generics.ListAPIView):
         data = ProposeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        started = timezone.now()
         proposal = services.propose(actor=request.user, resident=_resident(v["resident"]), rule=v["rule"],
                                     points=v["points"], reason=v["reason"], occurred_on=v.get("occurred_on"),
                                     evidence=v.get("evidence", ""),
                                     evidence_file=_evidence_file(v.get("evidence_file")),
                                     idempotency_key=_key(request, v))
-        created = proposal.proposed_at >= started
+        created = idempotency.created(proposal)
         return Response(_proposal(request, proposal.pk), status=status.HTTP_201_CREATED if created else 200)
 
 
