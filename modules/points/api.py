@@ -57,6 +57,7 @@ from modules.registry.selectors import RESIDENT_SCOPE
 Staff = HasRole(*services.POSTER_ROLES)
 DECIDERS = (Role.COMMITTEE_MEMBER, Role.DISTRICT_ADMIN)
 IDEMPOTENCY_HEADER = idempotency.openapi_parameter("The same as the idempotency_key field.")
+IDEMPOTENCY_HEADER_ONLY = idempotency.openapi_parameter()
 
 _enum_fields: dict[tuple, type] = {}
 
@@ -967,8 +968,10 @@ class Batches(generics.ListAPIView):
             return Batch.objects.none()
         return batches_for(self.request.user).order_by("-created_at", "-id")
 
-    @extend_schema(summary="Make an award batch", request=BatchCreateSerializer, responses={201: BatchCreatedSerializer})
+    @extend_schema(summary="Make an award batch", request=BatchCreateSerializer, parameters=[IDEMPOTENCY_HEADER_ONLY],
+                   responses={201: BatchCreatedSerializer, 200: BatchCreatedSerializer})
     def post(self, request):
+        key = idempotency.key_from(request)  # 400 for a bad key, before the list is read
         data = BatchCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -984,10 +987,10 @@ class Batches(generics.ListAPIView):
             actor=request.user, rule=v["rule"], points=v["points"], reason=v["reason"], title=v.get("title", ""),
             occurred_on=v.get("occurred_on"), evidence=v.get("evidence", ""), resident_ids=v.get("resident_ids"),
             id_numbers=id_numbers, place=dict(v["place"]) if v.get("place") else None, source=v.get("source"),
-            params=v.get("params"), chunk_size=v.get("chunk_size"))
+            params=v.get("params"), chunk_size=v.get("chunk_size"), idempotency_key=key)
         body = BatchSerializer(batches_for(request.user).filter(pk=batch.pk).first() or batch).data
         body["file"] = parsed.summary() if parsed is not None else None
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_201_CREATED if idempotency.created(batch) else 200)
 
 
 class BatchDetail(APIView):

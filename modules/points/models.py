@@ -409,6 +409,10 @@ class Batch(models.Model):
     sms_sent = models.PositiveIntegerField(default=0)
     sms_failed = models.PositiveIntegerField(default=0)
     sms_done = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True,
+                                       help_text="kernel.idempotency.stored_key of the client's key")
+    idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True,
+                                               help_text="kernel.idempotency.fingerprint of the request")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -8,12 +8,14 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from modules.points.models import Entry, Proposal
+from modules.points.models import Batch, Entry, Proposal
 from tests.conftest import client_for
+from tests.points.conftest import id_number
 from tests.points.test_api_write import api, balance, counts, error, post
 
 ENTRIES = "/api/v1/points/entries/"
 PROPOSALS = "/api/v1/points/proposals/"
+BATCHES = "/api/v1/points/batches/"
 
 
 @pytest.mark.django_db
@@ -51,6 +53,30 @@ def test_a_proposal_with_a_used_key_and_another_body_is_409(pw):
     assert other["code"] == "idempotency_key_reused"
     with tenant_context(w.district):
         assert Proposal.objects.filter(reason="另一件事").count() == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_retried_with_its_key_is_made_once(pw):
+    """A retried POST of a batch (19,747 residents +5) must not award them twice."""
+    w = pw
+    staff = api(w, w.staff)
+    base = {"rule": "t_good", "points": 5, "reason": "消防演练", "occurred_on": "2020-01-01",
+            "id_numbers": [id_number(1), id_number(3)]}
+    key = "batch-" + "b" * 200
+    first = post(staff, BATCHES, base, HTTP_IDEMPOTENCY_KEY=key)
+    again = post(staff, BATCHES, base, HTTP_IDEMPOTENCY_KEY=key)
+    assert (first.status_code, again.status_code) == (201, 200), again.content
+    assert first.json()["id"] == again.json()["id"]
+    other = error(post(staff, BATCHES, {**base, "points": 6}, HTTP_IDEMPOTENCY_KEY=key), 409)
+    assert other["code"] == "idempotency_key_reused"
+    refused = error(post(staff, BATCHES, base, HTTP_IDEMPOTENCY_KEY="k" * 256), 400)
+    assert refused["code"] == "invalid_idempotency_key"
+    assert counts(w)[2] == 1
+    unkeyed = post(staff, BATCHES, base)  # without a key, another batch (as before)
+    assert unkeyed.status_code == 201 and counts(w)[2] == 2
+    with tenant_context(w.district):
+        stored = Batch.objects.get(pk=first.json()["id"])
+    assert id_number(1) not in (stored.idempotency_fingerprint or "") and len(stored.idempotency_key) == 64
 
 
 def _concurrent_posts(bodies: list[dict], key: str, district, user) -> list[tuple[int, dict]]:
