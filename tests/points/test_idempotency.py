@@ -131,3 +131,26 @@ def test_two_concurrent_callers_with_one_key_get_one_201_and_one_200(django_db_b
         with tenant_context(district):
             assert Entry.objects.filter(resident=resident).count() == 2
         connection.set_schema_to_public()
+
+
+@pytest.mark.django_db
+def test_a_benefit_use_keeps_a_long_key_whole(pw):
+    """Benefit uses took at most 80 characters (400 beyond); now the documented 255, the header too."""
+    from modules.points import selectors_benefits as sel
+    from tests.points.test_benefits import award, build_benefits
+
+    bw = build_benefits(pw)
+    w = pw
+    with tenant_context(w.district):
+        award(w, w.r1, 20)
+        token = sel.issue_token(w.r1)
+    nurse = api(w, bw.nurse)
+    key = "till-" + "u" * 200
+    body = {"token": token, "benefit": bw.checkup.pk}
+    first = post(nurse, "/api/v1/points/uses/", body, HTTP_IDEMPOTENCY_KEY=key + "1")
+    again = post(nurse, "/api/v1/points/uses/", {**body, "idempotency_key": key + "1"})
+    second = post(nurse, "/api/v1/points/uses/", body, HTTP_IDEMPOTENCY_KEY=key + "2")
+    assert (first.status_code, again.status_code, second.status_code) == (201, 200, 201), second.content
+    assert first.json()["id"] == again.json()["id"] != second.json()["id"] and again.json()["repeated"]
+    refused = error(post(nurse, "/api/v1/points/uses/", body, HTTP_IDEMPOTENCY_KEY="k" * 256), 400)
+    assert refused["code"] == "invalid_idempotency_key"
