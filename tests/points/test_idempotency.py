@@ -154,3 +154,19 @@ def test_a_benefit_use_keeps_a_long_key_whole(pw):
     assert first.json()["id"] == again.json()["id"] != second.json()["id"] and again.json()["repeated"]
     refused = error(post(nurse, "/api/v1/points/uses/", body, HTTP_IDEMPOTENCY_KEY="k" * 256), 400)
     assert refused["code"] == "invalid_idempotency_key"
+
+
+@pytest.mark.django_db
+def test_the_staff_form_keeps_its_key_whole(pw):
+    """The staff page cut form keys to 64 characters: two forms alike in their first 64 were one posting."""
+    from tests.points.test_staff_pages import PROPOSE, propose_form, web
+
+    w = pw
+    gw1 = web(w, w.gw1)
+    stem = "form-" + "f" * 70
+    gw1.post(PROPOSE, propose_form(w, w.r1, "t_good", "5", key=stem + "1", reason="帮邻居修水管"))
+    gw1.post(PROPOSE, propose_form(w, w.r1, "t_good", "5", key=stem + "2", reason="帮邻居修水管"))
+    gw1.post(PROPOSE, propose_form(w, w.r1, "t_good", "5", key=stem + "2", reason="帮邻居修水管"))  # sent twice
+    assert balance(w, w.r1) == 10 and counts(w)[0] == 2
+    refused = gw1.post(PROPOSE, propose_form(w, w.r1, "t_good", "5", key="k" * 256, reason="帮邻居修水管"))
+    assert refused.status_code == 400 and counts(w)[0] == 2
