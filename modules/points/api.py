@@ -498,6 +498,7 @@ class Entries(generics.ListAPIView):
     @extend_schema(summary="Post points", request=EntryPostSerializer, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: LedgerEntrySerializer, 200: LedgerEntrySerializer})
     def post(self, request):
+        key = _key(request, request.data)  # 400 for a bad key, in the one shape, before the body's checks
         data = EntryPostSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -505,7 +506,7 @@ class Entries(generics.ListAPIView):
                                     points=v["points"], reason=v["reason"], occurred_on=v.get("occurred_on"),
                                     evidence=v.get("evidence", ""),
                                     evidence_file=_evidence_file(v.get("evidence_file")),
-                                    idempotency_key=_key(request, v))
+                                    idempotency_key=key)
         created = idempotency.created(entry)
         entry = entries_for(request.user).filter(pk=entry.pk).first() or entry
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED if created else 200)
@@ -636,6 +637,7 @@ class Proposals(generics.ListAPIView):
     @extend_schema(summary="Propose points to the committee", request=ProposeSerializer,
                    parameters=[IDEMPOTENCY_HEADER], responses={201: ProposalSerializer, 200: ProposalSerializer})
     def post(self, request):
+        key = _key(request, request.data)  # 400 for a bad key, in the one shape, before the body's checks
         data = ProposeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -643,7 +645,7 @@ class Proposals(generics.ListAPIView):
                                     points=v["points"], reason=v["reason"], occurred_on=v.get("occurred_on"),
                                     evidence=v.get("evidence", ""),
                                     evidence_file=_evidence_file(v.get("evidence_file")),
-                                    idempotency_key=_key(request, v))
+                                    idempotency_key=key)
         created = idempotency.created(proposal)
         return Response(_proposal(request, proposal.pk), status=status.HTTP_201_CREATED if created else 200)
 
