@@ -663,8 +663,7 @@ def _intake_page(request, intake: Intake):
                 errors.setdefault(FIELD_ALIASES.get(name, name), []).extend(problems)
             messages.error(request, exc.message)
             status = exc.status
-            if exc.code in ("idempotency_key_reused", "invalid_idempotency_key"):  # sending again makes a new one
-                form["idempotency_key"] = secrets.token_urlsafe(18)
+            idempotency.refresh_form_key(form, exc)
         else:
             _track(request, case)
             return redirect(_case_url(case) + "?new=1")

@@ -194,6 +194,7 @@ def propose(request):
             done = _propose(request)
         except DomainError as exc:
             errors = _fail(request, exc)
+            idempotency.refresh_form_key(form, exc)
             if exc.code in ("out_of_scope", "own_points"):
                 errors.setdefault("resident", []).append(exc.message)
             return _render(request, "propose.html", _propose_context(request, form=form, errors=errors),
@@ -375,6 +376,7 @@ def batch_list(request):
             batch = _create_batch(request)
         except DomainError as exc:
             errors = _fail(request, exc)
+            idempotency.refresh_form_key(form, exc)
             rows = [m for k, ms in errors.items() if k.startswith("row ") for m in ms]
             if rows:
                 errors.setdefault("file", []).append(_("Nothing was created."))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import secrets
 from decimal import Decimal, InvalidOperation
 
 from django.db import models
@@ -114,6 +115,13 @@ def check_same(stored_fingerprint: str | None, request_fingerprint: str) -> None
     """A repeat must be the same request (rows from before fingerprints have none: let them pass)."""
     if stored_fingerprint and stored_fingerprint != request_fingerprint:
         raise reused()
+
+
+def refresh_form_key(form: dict, error: DomainError) -> None:
+    """A page's form refused for its key (edited after it was sent, or tampered): give it a new one,
+    so that sending it again makes a new thing instead of meeting the same 409 forever."""
+    if error.code in ("idempotency_key_reused", "invalid_idempotency_key"):
+        form[FIELD] = secrets.token_urlsafe(18)
 
 
 def mark(obj, *, created: bool):

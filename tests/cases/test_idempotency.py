@@ -88,3 +88,9 @@ def test_the_report_page_keeps_its_form_key_whole(world):
     assert twice.status_code == 302 and twice["Location"] == two["Location"]
     refused = client.post("/cases/report/", {**body, "idempotency_key": "k" * 256}, format="multipart")
     assert refused.status_code == 400 and case_count(world) == 2
+    fresh = re.search(r'name="idempotency_key" value="([^"]+)"', refused.content.decode()).group(1)
+    assert fresh != "k" * 256  # the form comes back with a new key: sending it again makes the case
+    edited = client.post("/cases/report/", {**body, "title": "改了标题", "idempotency_key": STEM + "-2"},
+                         format="multipart")
+    assert edited.status_code == 409 and case_count(world) == 2  # the same key with another report
+    assert STEM + "-2" not in edited.content.decode()
