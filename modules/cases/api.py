@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel import idempotency
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import STAFF_ROLES, Role
@@ -135,7 +136,8 @@ class SubmitSerializer(serializers.Serializer):
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, required=False, allow_null=True,
                                          min_value=-180, max_value=180)
     contact = serializers.CharField(required=False, allow_blank=True, max_length=32)
-    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=idempotency.KEY_MAX,
+                                            help_text=f"or the Idempotency-Key header. {idempotency.RULE}")
 
     def places(self) -> dict:
         from modules.registry.models import Community, Compound, Grid, Household, Merchant, Street
@@ -175,24 +177,26 @@ class CaseList(generics.ListAPIView):
     def get_queryset(self):
         return _for_list(selectors.cases_for(self.request.user))
 
-    @extend_schema(summary="Submit a case", request=SubmitSerializer, responses={201: CaseSerializer})
+    @extend_schema(summary="Submit a case", request=SubmitSerializer, parameters=[idempotency.openapi_parameter()],
+                   responses={201: CaseSerializer, 200: CaseSerializer})
     def post(self, request):
+        key = idempotency.key_from(request, request.data)  # 400 for a bad key, before the body's checks
         data = SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = {k: v for k, v in data.validated_data.items()
                   if k not in {"household", "compound", "grid", "community", "street", "merchant"}}
-        values["idempotency_key"] = values.get("idempotency_key") or request.headers.get("Idempotency-Key") or None
+        values["idempotency_key"] = key
         places = data.places()
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
         if not files:  # submit_case is one transaction of its own
             case = services.submit_case(actor=_actor(request), **values, **places)
-            return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+            return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED if idempotency.created(case) else 200)
         prepared = uploads.prepare(files)  # checked before anything is saved
         with uploads.atomic():
             case = services.submit_case(actor=_actor(request), **values, **places)
-            if not case.attachments.exists():  # a retried submission keeps its first files
+            if idempotency.created(case):  # a retried submission keeps its first files
                 uploads.attach(actor=_actor(request), case=case, prepared=prepared, trusted=True)
-        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED if idempotency.created(case) else 200)
 
 
 class CaseDetail(generics.RetrieveAPIView):

@@ -30,6 +30,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from kernel import idempotency
 from kernel.api import CountingThrottle
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import HasRole
@@ -185,19 +186,19 @@ class IntakeSerializer(serializers.Serializer):
 
 class Intake(IntakeView):
     @extend_schema(summary="File a case from the hotline or the citizen mailbox", request=IntakeSerializer,
+                   parameters=[idempotency.openapi_parameter("Keys are this integration's own.")],
                    responses={201: IntegrationCaseSerializer, 200: IntegrationCaseSerializer})
     def post(self, request):
         integration = request.auth
         if integration.kind not in INTAKE_KINDS:
             raise NotAllowed(_("An Open311 client files its requests through /open311/, not here."),
                              code="use_open311")
+        key = idempotency.key_from(request)  # 400 for a bad key, before the body's checks
         data = IntakeSerializer(data=request.data, kind=integration.kind)
         data.is_valid(raise_exception=True)
-        now = timezone.now()
         case = services.submit_case(actor=None, channel=integration.kind, integration=integration,
-                                    idempotency_key=request.headers.get("Idempotency-Key") or None, now=now,
-                                    **data.submit_values())
-        created = case.submitted_at == now  # else a retry: the case filed before
+                                    idempotency_key=key, now=timezone.now(), **data.submit_values())
+        created = idempotency.created(case)  # else a retry: the case filed before
         return Response(IntegrationCaseSerializer(case).data, status=status.HTTP_201_CREATED if created else 200)
 
 

@@ -232,7 +232,10 @@ class Case(models.Model):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     result = models.TextField(max_length=RESULT_MAX, blank=True)
     reopen_count = models.PositiveSmallIntegerField(default=0)
-    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True,
+                                       help_text="kernel.idempotency.stored_key of the client's key (older rows: the key)")
+    idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True,
+                                               help_text="kernel.idempotency.fingerprint of the submitted values")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

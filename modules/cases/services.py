@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit, events
+from kernel import audit, events, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.models import RoleAssignment
 from kernel.permissions import has_role, has_role_for
@@ -270,20 +270,32 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
     external_id = (external_id or "").strip()
     if len(external_id) > 64:
         raise DomainError(_("At most %(n)d characters.") % {"n": 64}, fields={"external_id": [_("Too long.")]})
+    client_key = idempotency.clean_key(idempotency_key)
+    request_fingerprint = keys = None
+    if client_key:  # the whole key, hashed in its namespace (an integration's own, or the district's)
+        namespace = f"cases.integration:{integration.pk}" if integration is not None else "cases"
+        legacy = f"i{integration.pk}:{client_key}" if integration is not None else client_key
+        keys = idempotency.lookup_keys(namespace, client_key, legacy=legacy, legacy_max=64)
+        idempotency_key = keys[0]
+        request_fingerprint = idempotency.fingerprint(
+            reporter=user, integration=integration, channel=channel, category=getattr(category, "code", category),
+            title=title, description=description, household=household, compound=compound, grid=grid,
+            community=community, street=street, merchant=merchant, address=address, latitude=latitude,
+            longitude=longitude, contact=contact, external_id=external_id, media_url=media_url)
+    else:
+        idempotency_key = None
     if integration is not None:
-        if idempotency_key:
-            idempotency_key = f"i{integration.pk}:{idempotency_key}"[:64]
         if external_id:
             existing = Case.objects.filter(integration=integration, external_id=external_id).first()
             if existing is not None:
-                return existing
+                return idempotency.mark(existing, created=False)
     elif external_id:
         raise DomainError(_("Only an integration gives its own case number."),
                           fields={"external_id": [_("Not allowed here.")]})
-    if idempotency_key:
-        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+    if keys:
+        existing = Case.objects.filter(idempotency_key__in=keys).first()
         if existing is not None:
-            return existing if integration is not None else _same_submitter(existing, user)
+            return _repeat(existing, user, integration, request_fingerprint)
     if channel not in Case.Channel.values:
         raise DomainError(_("Unknown channel."), fields={"channel": [_("Unknown channel.")]})
     if channel in INTEGRATION_CHANNELS:
@@ -376,7 +388,7 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
         assignee=assignee, responsible_kind=unit_kind, responsible_code=unit_code, rlist=rlist,
         submitted_at=now, response_due=response_due, resolution_due=resolution_due,
         owner_level=OWNER_LEVEL_OF_UNIT[UnitKind(unit_kind)], next_escalation_at=response_due,
-        idempotency_key=idempotency_key or None)
+        idempotency_key=idempotency_key, idempotency_fingerprint=request_fingerprint)
     try:
         with transaction.atomic():
             case.ref = _next_ref(now)
@@ -404,18 +416,22 @@ def submit_case(*, actor, channel: str, category, title: str, description: str =
         existing = None
         if integration is not None and external_id:
             existing = Case.objects.filter(integration=integration, external_id=external_id).first()
-        if existing is None and idempotency_key:
-            existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return idempotency.mark(existing, created=False)
+        if existing is None and keys:
+            existing = Case.objects.filter(idempotency_key__in=keys).first()
         if existing is not None:
-            return existing if integration is not None else _same_submitter(existing, user)
+            return _repeat(existing, user, integration, request_fingerprint)
         raise
-    return case
+    return idempotency.mark(case, created=True)
 
 
-def _same_submitter(existing: Case, user) -> Case:
-    if existing.reporter_id != (user.pk if user else None):
-        raise Conflict(_("This idempotency key was already used for another report."), code="idempotency_key_reused")
-    return existing
+def _repeat(existing: Case, user, integration, request_fingerprint: str) -> Case:
+    """The same key again: the first case if it is the same report (kernel.idempotency), else 409."""
+    if integration is None and existing.reporter_id != (user.pk if user else None):
+        raise idempotency.reused()
+    idempotency.check_same(existing.idempotency_fingerprint, request_fingerprint)
+    return idempotency.mark(existing, created=False)
 
 
 # --- grab, accept, start, resolve --------------------------------------------------------------------

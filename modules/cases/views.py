@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
+from kernel import idempotency
 from kernel.errors import DomainError
 from kernel.models import RoleAssignment
 from kernel.permissions import has_role, role_required
@@ -631,8 +632,7 @@ def _submit(request, intake: Intake, categories: list[Category]) -> Case:
         category = categories[0]
     if category is None:
         raise DomainError(_("Choose what kind of problem it is."), fields={"category": [_("Choose one.")]})
-    key = (post.get("idempotency_key") or "").strip()[:64] or None
-    repeated = bool(key) and Case.objects.filter(idempotency_key=key).exists()
+    key = idempotency.clean_key(post.get("idempotency_key"))  # whole, or 400 naming the limit
     with uploads.atomic():  # the case and its photos together, or nothing (and no stray file)
         case = services.submit_case(
             actor=_actor(request), channel=intake.channel, category=category, title=post.get("title", ""),
@@ -640,7 +640,7 @@ def _submit(request, intake: Intake, categories: list[Category]) -> Case:
             latitude=post.get("latitude") or None, longitude=post.get("longitude") or None,
             contact=post.get("contact", "").strip() if not request.user.is_authenticated else "",
             idempotency_key=key, **_where(request, intake), **intake.fixed)
-        if prepared and not repeated:
+        if prepared and idempotency.created(case):  # a form sent twice keeps its first photos
             uploads.attach(actor=_actor(request), case=case, prepared=prepared, stage=Attachment.Stage.REPORT,
                            trusted=True)
     return case
@@ -663,6 +663,7 @@ def _intake_page(request, intake: Intake):
                 errors.setdefault(FIELD_ALIASES.get(name, name), []).extend(problems)
             messages.error(request, exc.message)
             status = exc.status
+            idempotency.refresh_form_key(form, exc)
         else:
             _track(request, case)
             return redirect(_case_url(case) + "?new=1")

@@ -15,7 +15,6 @@ import django_filters
 from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -29,6 +28,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel import idempotency
 from kernel.errors import DomainError
 from kernel.permissions import HasRole, in_scope
 from kernel.roles import Role, ScopeKind
@@ -56,10 +56,8 @@ from modules.registry.selectors import RESIDENT_SCOPE
 
 Staff = HasRole(*services.POSTER_ROLES)
 DECIDERS = (Role.COMMITTEE_MEMBER, Role.DISTRICT_ADMIN)
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="the same as the idempotency_key field: a retry with the same key returns what the first "
-                "request made (200 instead of 201)")
+IDEMPOTENCY_HEADER = idempotency.openapi_parameter("The same as the idempotency_key field.")
+IDEMPOTENCY_HEADER_ONLY = idempotency.openapi_parameter()
 
 _enum_fields: dict[tuple, type] = {}
 
@@ -102,7 +100,7 @@ def _resident(pk) -> Resident:
 
 
 def _key(request, data: dict) -> str | None:
-    return (data.get("idempotency_key") or request.headers.get("Idempotency-Key") or "").strip() or None
+    return idempotency.key_from(request, data)
 
 
 def _evidence_file(upload):
@@ -469,8 +467,8 @@ class EntryPostSerializer(serializers.Serializer):
     occurred_on = serializers.DateField(required=False, allow_null=True, help_text="deed date; empty: today")
     evidence = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     evidence_file = serializers.FileField(required=False, allow_null=True, help_text="a photo (JPEG, PNG, WebP) or a PDF, ≤ 10 MB")
-    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=100,
-                                            help_text="or the Idempotency-Key header")
+    idempotency_key = serializers.CharField(required=False, allow_blank=True, max_length=idempotency.KEY_MAX,
+                                            help_text=f"or the Idempotency-Key header. {idempotency.RULE}")
 
 
 @extend_schema_serializer(component_name="PointsReason")
@@ -500,16 +498,16 @@ class Entries(generics.ListAPIView):
     @extend_schema(summary="Post points", request=EntryPostSerializer, parameters=[IDEMPOTENCY_HEADER],
                    responses={201: LedgerEntrySerializer, 200: LedgerEntrySerializer})
     def post(self, request):
+        key = _key(request, request.data)  # 400 for a bad key, in the one shape, before the body's checks
         data = EntryPostSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        started = timezone.now()
         entry = services.post_entry(actor=request.user, resident=_resident(v["resident"]), rule=v["rule"],
                                     points=v["points"], reason=v["reason"], occurred_on=v.get("occurred_on"),
                                     evidence=v.get("evidence", ""),
                                     evidence_file=_evidence_file(v.get("evidence_file")),
-                                    idempotency_key=_key(request, v))
-        created = entry.posted_at >= started
+                                    idempotency_key=key)
+        created = idempotency.created(entry)
         entry = entries_for(request.user).filter(pk=entry.pk).first() or entry
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED if created else 200)
 
@@ -536,9 +534,8 @@ class EntryReverse(APIView):
         entry = get_object_or_404(entries_for(request.user), pk=pk)
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        started = timezone.now()
         reversal = services.reverse_entry(actor=request.user, entry=entry, reason=data.validated_data["reason"])
-        created = reversal.posted_at >= started
+        created = idempotency.created(reversal)
         reversal = entries_for(request.user).filter(pk=reversal.pk).first() or reversal
         return Response(LedgerEntrySerializer(reversal).data, status=status.HTTP_201_CREATED if created else 200)
 
@@ -640,16 +637,16 @@ class Proposals(generics.ListAPIView):
     @extend_schema(summary="Propose points to the committee", request=ProposeSerializer,
                    parameters=[IDEMPOTENCY_HEADER], responses={201: ProposalSerializer, 200: ProposalSerializer})
     def post(self, request):
+        key = _key(request, request.data)  # 400 for a bad key, in the one shape, before the body's checks
         data = ProposeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        started = timezone.now()
         proposal = services.propose(actor=request.user, resident=_resident(v["resident"]), rule=v["rule"],
                                     points=v["points"], reason=v["reason"], occurred_on=v.get("occurred_on"),
                                     evidence=v.get("evidence", ""),
                                     evidence_file=_evidence_file(v.get("evidence_file")),
-                                    idempotency_key=_key(request, v))
-        created = proposal.proposed_at >= started
+                                    idempotency_key=key)
+        created = idempotency.created(proposal)
         return Response(_proposal(request, proposal.pk), status=status.HTTP_201_CREATED if created else 200)
 
 
@@ -973,8 +970,10 @@ class Batches(generics.ListAPIView):
             return Batch.objects.none()
         return batches_for(self.request.user).order_by("-created_at", "-id")
 
-    @extend_schema(summary="Make an award batch", request=BatchCreateSerializer, responses={201: BatchCreatedSerializer})
+    @extend_schema(summary="Make an award batch", request=BatchCreateSerializer, parameters=[IDEMPOTENCY_HEADER_ONLY],
+                   responses={201: BatchCreatedSerializer, 200: BatchCreatedSerializer})
     def post(self, request):
+        key = idempotency.key_from(request)  # 400 for a bad key, before the list is read
         data = BatchCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -990,10 +989,10 @@ class Batches(generics.ListAPIView):
             actor=request.user, rule=v["rule"], points=v["points"], reason=v["reason"], title=v.get("title", ""),
             occurred_on=v.get("occurred_on"), evidence=v.get("evidence", ""), resident_ids=v.get("resident_ids"),
             id_numbers=id_numbers, place=dict(v["place"]) if v.get("place") else None, source=v.get("source"),
-            params=v.get("params"), chunk_size=v.get("chunk_size"))
+            params=v.get("params"), chunk_size=v.get("chunk_size"), idempotency_key=key)
         body = BatchSerializer(batches_for(request.user).filter(pk=batch.pk).first() or batch).data
         body["file"] = parsed.summary() if parsed is not None else None
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_201_CREATED if idempotency.created(batch) else 200)
 
 
 class BatchDetail(APIView):

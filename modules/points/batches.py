@@ -19,12 +19,12 @@ import logging
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit, events, jobs
+from kernel import audit, events, idempotency, jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, in_scope
@@ -136,15 +136,50 @@ def targets_outside_scope(user, batch: Batch, roles=(Role.COMMITTEE_MEMBER,)) ->
 
 def create_batch(*, actor, rule, points: int, reason: str, title: str = "", occurred_on=None, evidence: str = "",
                  resident_ids=None, id_numbers=None, place: dict | None = None, source: str | None = None,
-                 params: dict | None = None, chunk_size: int | None = None, background: bool = True) -> Batch:
+                 params: dict | None = None, chunk_size: int | None = None, background: bool = True,
+                 idempotency_key: str | None = None) -> Batch:
     """Make a batch of one rule for many residents. It goes to the committee when the rule or the
     district's configuration asks for it, otherwise it starts at once (in Celery unless
-    ``background=False``)."""
+    ``background=False``). The same ``idempotency_key`` again returns the first batch
+    (kernel.idempotency: 409 if the request differs)."""
     version = services.current_version(rule)
     user = services._user(actor)
     if not user or not has_role(user, *services.POSTER_ROLES):
         raise NotAllowed(_("Only community staff, grid workers, the committee and administrators may %(action)s.")
                          % {"action": _("make award batches")})
+    client_key = idempotency.clean_key(idempotency_key)
+    key = fingerprint = None
+    if client_key:
+        key = idempotency.stored_key("points.batch", client_key)
+        fingerprint = idempotency.fingerprint(
+            actor=user, rule=getattr(rule, "code", rule), points=points, reason=reason, title=title,
+            occurred_on=occurred_on, evidence=evidence, place=place, source=source, params=params,
+            chunk_size=chunk_size, resident_ids=sorted({str(i).strip() for i in resident_ids}) if resident_ids else None,
+            # ID numbers enter only as a keyed hash (never stored, not even as a plain digest)
+            id_numbers=blind_index("\n".join(sorted(str(n).strip() for n in id_numbers)), "batch_id_numbers")
+            if id_numbers else None)
+        existing = Batch.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return _repeat(existing, fingerprint)
+    try:
+        return _create_batch(user=user, version=version, points=points, reason=reason, title=title,
+                             occurred_on=occurred_on, evidence=evidence, resident_ids=resident_ids,
+                             id_numbers=id_numbers, place=place, source=source, params=params,
+                             chunk_size=chunk_size, background=background, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        existing = Batch.objects.filter(idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        return _repeat(existing, fingerprint)  # a concurrent twin with the same key committed first
+
+
+def _repeat(existing: Batch, fingerprint: str) -> Batch:
+    idempotency.check_same(existing.idempotency_fingerprint, fingerprint)
+    return idempotency.mark(existing, created=False)
+
+
+def _create_batch(*, user, version, points, reason, title, occurred_on, evidence, resident_ids, id_numbers, place,
+                  source, params, chunk_size, background, key, fingerprint) -> Batch:
     reason = services._text(reason, "reason", REASON_MAX, required=True, message=_("Say why (the reason)."))
     evidence = services._text(evidence, "evidence", EVIDENCE_MAX)
     title = (title or "").strip()[:120] or version.name_zh
@@ -163,7 +198,7 @@ def create_batch(*, actor, rule, points: int, reason: str, title: str = "", occu
         batch = Batch.objects.create(
             title=title, rule_id=version.rule_id, rule_version=version, points=points, occurred_on=day, reason=reason,
             evidence=evidence, target_source="", status=Batch.Status.AWAITING if needs_committee else Batch.Status.QUEUED,
-            chunk_size=size, created_by=user)
+            chunk_size=size, created_by=user, idempotency_key=key, idempotency_fingerprint=fingerprint)
         unknown = 0
         if resident_ids is not None:
             ids = sorted({int(i) for i in resident_ids})
@@ -205,7 +240,7 @@ def create_batch(*, actor, rule, points: int, reason: str, title: str = "", occu
     if not needs_committee and not background:
         run_batch(batch_id=batch.pk)
         batch.refresh_from_db()
-    return batch
+    return idempotency.mark(batch, created=True)
 
 
 def start_approved(batch: Batch, *, approver, background: bool = True) -> Batch:

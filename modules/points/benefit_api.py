@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel import idempotency
 from kernel.api import AnonThrottle, UserThrottle
 from kernel.errors import DomainError
 from kernel.permissions import HasRole
@@ -140,7 +141,8 @@ VerifyOutput = inline_serializer("VerifyOutput", {
 class UseInput(serializers.Serializer):
     token = serializers.CharField()
     benefit = serializers.IntegerField()
-    idempotency_key = serializers.CharField(required=False, help_text="the same key again records nothing new")
+    idempotency_key = serializers.CharField(required=False, max_length=idempotency.KEY_MAX,
+                                            help_text=f"or the Idempotency-Key header. {idempotency.RULE}")
 
 
 UseOutput = inline_serializer("UseOutput", {
@@ -264,7 +266,8 @@ class Uses(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=UseInput, responses={201: UseOutput, 200: UseOutput})
+    @extend_schema(request=UseInput, parameters=[idempotency.openapi_parameter("The same as idempotency_key.")],
+                   responses={201: UseOutput, 200: UseOutput})
     def post(self, request):
         data = _validated(UseInput, request)
         benefit = Benefit.objects.select_related("provider").filter(pk=data["benefit"]).first()
@@ -272,7 +275,7 @@ class Uses(APIView):
             raise DomainError(_("There is no such benefit."), code="unknown_benefit",
                               fields={"benefit": [_("Unknown benefit.")]}, status=404)
         use, created = services.record_use(actor=request.user, token=data["token"], benefit=benefit,
-                                           idempotency_key=data.get("idempotency_key"))
+                                           idempotency_key=idempotency.key_from(request, data))
         body = {"id": use.pk, "benefit": use.benefit_id, "provider": benefit.provider_id, "tier": use.tier,
                 "at": use.at, "repeated": not created}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -15,12 +15,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit
+from kernel import audit, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import Role
 from modules.points import selectors_benefits as sel
 from modules.points.models import (
+    KEY_MAX,
     BalanceKind,
     Benefit,
     BenefitUse,
@@ -36,7 +37,6 @@ from modules.registry.models import Resident
 
 PROVIDER_FIELDS = ("name", "kind", "address", "phone", "active")
 BENEFIT_FIELDS = ("title", "description", "min_tier", "limit_count", "limit_period", "active", "valid_from", "valid_to")
-CLIENT_KEY_MAX = 80
 
 
 def _require_admin(actor) -> None:
@@ -248,24 +248,33 @@ def update_benefit(*, actor, benefit: Benefit, **changes) -> Benefit:
 
 # --- using a benefit ------------------------------------------------------------------------------------
 
-def use_key(*, token: str, benefit: Benefit, idempotency_key: str | None = None) -> str:
-    """The idempotency key of a use: the client's key (per provider), or else one per code and benefit
-    (the same scan recorded twice is one use)."""
-    client = (idempotency_key or "").strip()
+def use_keys(*, token: str, benefit: Benefit, idempotency_key: str | None = None) -> list[str]:
+    """The idempotency keys of a use: the client's key per provider (kernel.idempotency: stored whole,
+    hashed, and the raw form of rows from before), or else one per code and benefit (the same scan
+    recorded twice is one use). The first is the one a new use stores."""
+    client = idempotency.clean_key(idempotency_key)
     if client:
-        if len(client) > CLIENT_KEY_MAX:
-            raise DomainError(_("At most %(n)d characters.") % {"n": CLIENT_KEY_MAX},
-                              fields={"idempotency_key": [_("Too long.")]})
-        return f"api:{benefit.provider_id}:{client}"
+        return idempotency.lookup_keys(f"points.benefit-use:{benefit.provider_id}", client,
+                                       legacy=f"api:{benefit.provider_id}:{client}", legacy_max=KEY_MAX)
     digest = hashlib.sha256(f"{token.strip()}|{benefit.pk}".encode()).hexdigest()[:40]
-    return f"scan:{digest}"
+    return [f"scan:{digest}"]
+
+
+def use_key(*, token: str, benefit: Benefit, idempotency_key: str | None = None) -> str:
+    return use_keys(token=token, benefit=benefit, idempotency_key=idempotency_key)[0]
 
 
 def _same_use(existing: BenefitUse, *, resident_id: int, benefit: Benefit) -> BenefitUse:
+    """The same key again: the same request is the same benefit for the same resident (the code
+    itself may be a fresher one of theirs)."""
     if (existing.resident_id, existing.benefit_id) != (resident_id, benefit.pk):
-        raise Conflict(_("This idempotency key was used for a different use."), code="idempotency_conflict",
-                       fields={"idempotency_key": [_("Already used.")]})
+        raise idempotency.reused()
+    idempotency.check_same(existing.idempotency_fingerprint, _use_fingerprint(resident_id, benefit))
     return existing
+
+
+def _use_fingerprint(resident_id: int, benefit: Benefit) -> str:
+    return idempotency.fingerprint(resident=resident_id, benefit=benefit.pk)
 
 
 def record_use(*, actor, token: str, benefit: Benefit, idempotency_key: str | None = None,
@@ -278,8 +287,8 @@ def record_use(*, actor, token: str, benefit: Benefit, idempotency_key: str | No
     if not sel.is_provider_staff(user, benefit.provider_id):
         raise NotAllowed(_("Only the staff of %(provider)s record uses of its benefits.")
                          % {"provider": benefit.provider.name}, code="not_provider_staff")
-    key = use_key(token=token, benefit=benefit, idempotency_key=idempotency_key)
-    existing = BenefitUse.objects.filter(idempotency_key=key).first()
+    keys = use_keys(token=token, benefit=benefit, idempotency_key=idempotency_key)
+    existing = BenefitUse.objects.filter(idempotency_key__in=keys).first()
     if existing is not None:  # a repeat: the code may have expired since, but it must be genuine
         return _same_use(existing, resident_id=sel.read_token(token, max_age=None), benefit=benefit), False
     resident_id = sel.read_token(token)
@@ -288,7 +297,7 @@ def record_use(*, actor, token: str, benefit: Benefit, idempotency_key: str | No
     now = now or timezone.now()
     with transaction.atomic():
         lock_balances([(resident_id, BalanceKind.CIVIC)])  # the tier and the limit are read under this lock
-        existing = BenefitUse.objects.filter(idempotency_key=key).first()
+        existing = BenefitUse.objects.filter(idempotency_key__in=keys).first()
         if existing is not None:
             return _same_use(existing, resident_id=resident_id, benefit=benefit), False
         benefit = Benefit.objects.select_related("provider").get(pk=benefit.pk)
@@ -313,9 +322,10 @@ def record_use(*, actor, token: str, benefit: Benefit, idempotency_key: str | No
         try:
             with transaction.atomic():
                 use = BenefitUse.objects.create(benefit=benefit, resident_id=resident_id, tier=tier["key"],
-                                                recorded_by=user, at=now, idempotency_key=key)
+                                                recorded_by=user, at=now, idempotency_key=keys[0],
+                                                idempotency_fingerprint=_use_fingerprint(resident_id, benefit))
         except IntegrityError:  # the same key committed by a twin that did not lock (cannot happen; be safe)
-            existing = BenefitUse.objects.get(idempotency_key=key)
+            existing = BenefitUse.objects.get(idempotency_key=keys[0])
             return _same_use(existing, resident_id=resident_id, benefit=benefit), False
         audit.record(actor=user, action="points.benefit.use", target=use,
                      after={"benefit": benefit.pk, "provider": benefit.provider_id, "resident": resident_id,

@@ -189,6 +189,8 @@ class Entry(models.Model):
                                     related_name="+", db_index=False, help_text="the committee member who approved")
     posted_at = models.DateTimeField(default=timezone.now)
     idempotency_key = models.CharField(max_length=KEY_MAX)
+    idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True,
+                                               help_text="kernel.idempotency.fingerprint of the request")
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="reversals", db_index=False)
 
@@ -280,6 +282,8 @@ class Proposal(models.Model):
     rejection_reason = models.TextField(blank=True)
     entry = models.ForeignKey(Entry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     idempotency_key = models.CharField(max_length=KEY_MAX, null=True, blank=True, unique=True)
+    idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True,
+                                               help_text="kernel.idempotency.fingerprint of the request")
 
     class Meta:
         ordering = ["-proposed_at", "-id"]
@@ -406,6 +410,10 @@ class Batch(models.Model):
     sms_sent = models.PositiveIntegerField(default=0)
     sms_failed = models.PositiveIntegerField(default=0)
     sms_done = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True,
+                                       help_text="kernel.idempotency.stored_key of the client's key")
+    idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True,
+                                               help_text="kernel.idempotency.fingerprint of the request")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -592,6 +600,8 @@ class BenefitUse(models.Model):
                                     db_index=False)
     at = models.DateTimeField(default=timezone.now)
     idempotency_key = models.CharField(max_length=KEY_MAX)
+    idempotency_fingerprint = models.CharField(max_length=64, null=True, blank=True,
+                                               help_text="kernel.idempotency.fingerprint of the request")
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit
+from kernel import audit, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import has_role, in_scope
 from kernel.roles import Role
@@ -392,27 +392,32 @@ def check_posting(*, version: RuleVersion, points: int, occurred_on: dt.date, ev
                            code="cap_reached", fields={"points": [_("Cap reached.")]})
 
 
-def _same_posting(existing: Entry, *, resident_id: int, rule_id: int, points: int) -> Entry:
+def _same_posting(existing: Entry, *, resident_id: int, rule_id: int, points: int,
+                  fingerprint: str | None = None) -> Entry:
     if (existing.resident_id, existing.rule_id, existing.points) != (resident_id, rule_id, points):
-        raise Conflict(_("This idempotency key was used for a different posting."), code="idempotency_conflict",
-                       fields={"idempotency_key": [_("Already used.")]})
+        raise idempotency.reused()
+    if fingerprint:
+        idempotency.check_same(existing.idempotency_fingerprint, fingerprint)
     return existing
 
 
 def _post(*, resident_id: int, version: RuleVersion, points: int, reason: str, occurred_on: dt.date,
           evidence: str = "", evidence_file=None, source_kind: str, source_id: int | None = None,
           posted_by=None, approved_by=None, key: str, reverses: Entry | None = None,
-          check: bool = True) -> tuple[Entry, bool]:
+          check: bool = True, lookup: list[str] | None = None, fingerprint: str | None = None) -> tuple[Entry, bool]:
     """Post one entry and add it to the balance (caller's transaction). Returns (entry, created);
-    a key already posted returns that entry and changes nothing."""
+    a key already posted (``key``, or any of ``lookup``) returns that entry and changes nothing
+    (409 if it was another posting: other resident, rule or points, or another ``fingerprint``)."""
     assert transaction.get_connection().in_atomic_block, "_post runs inside the service's transaction"
-    existing = Entry.objects.filter(idempotency_key=key).first()
+    keys = lookup or [key]
+    same = {"resident_id": resident_id, "rule_id": version.rule_id, "points": points, "fingerprint": fingerprint}
+    existing = Entry.objects.filter(idempotency_key__in=keys).first()
     if existing is not None:
-        return _same_posting(existing, resident_id=resident_id, rule_id=version.rule_id, points=points), False
+        return _same_posting(existing, **same), False
     lock_balances([(resident_id, version.kind)])
-    existing = Entry.objects.filter(idempotency_key=key).first()  # a twin committed while we waited
+    existing = Entry.objects.filter(idempotency_key__in=keys).first()  # a twin committed while we waited
     if existing is not None:
-        return _same_posting(existing, resident_id=resident_id, rule_id=version.rule_id, points=points), False
+        return _same_posting(existing, **same), False
     if check:
         check_posting(version=version, points=points, occurred_on=occurred_on, evidence=evidence,
                       has_file=bool(evidence_file), resident_id=resident_id)
@@ -420,27 +425,35 @@ def _post(*, resident_id: int, version: RuleVersion, points: int, reason: str, o
     entry = Entry(resident_id=resident_id, rule_id=version.rule_id, rule_version=version, kind=version.kind,
                   points=points, occurred_on=occurred_on, reason=reason[:REASON_MAX], evidence=evidence,
                   source_kind=source_kind, source_id=source_id, posted_by=_user(posted_by),
-                  approved_by=_user(approved_by), posted_at=now, idempotency_key=key, reverses=reverses)
+                  approved_by=_user(approved_by), posted_at=now, idempotency_key=key, reverses=reverses,
+                  idempotency_fingerprint=fingerprint)
     if evidence_file:
         entry.evidence_file = evidence_file
     try:
         with transaction.atomic():
             entry.save()
     except IntegrityError:
-        existing = Entry.objects.filter(idempotency_key=key).first()
+        existing = Entry.objects.filter(idempotency_key__in=keys).first()
         if existing is None:
             raise
-        return _same_posting(existing, resident_id=resident_id, rule_id=version.rule_id, points=points), False
+        return _same_posting(existing, **same), False
     Balance.objects.filter(resident_id=resident_id, kind=version.kind).update(
         points=F("points") + points, entries=F("entries") + 1, updated_at=now)
     return entry, True
 
 
-def _key(idempotency_key: str | None) -> str:
-    key = (idempotency_key or "").strip()
-    if len(key) > KEY_MAX - 8:
-        raise DomainError(_("The idempotency key is too long."), fields={"idempotency_key": [_("Too long.")]})
-    return f"api:{key}" if key else f"api:{uuid.uuid4().hex}"
+def _keys(namespace: str, legacy_prefix: str, idempotency_key: str | None) -> list[str]:
+    """The stored key of a client's key (kernel.idempotency: whole, hashed; 400 over the limit) and
+    the raw form rows from before hashing hold; [] without a key."""
+    client = idempotency.clean_key(idempotency_key)
+    if not client:
+        return []
+    return idempotency.lookup_keys(namespace, client, legacy=f"{legacy_prefix}{client}", legacy_max=KEY_MAX)
+
+
+def _request_fingerprint(*, actor, resident, rule, points, reason, occurred_on, evidence) -> str:
+    return idempotency.fingerprint(actor=_user(actor), resident=resident, rule=getattr(rule, "code", rule),
+                                   points=points, reason=reason, occurred_on=occurred_on, evidence=evidence)
 
 
 def _occurred(occurred_on) -> dt.date:
@@ -470,17 +483,22 @@ def post_entry(*, actor, resident: Resident, rule, points: int, reason: str, occ
     if version.committee_required:
         raise NotAllowed(_("%(rule)s needs the points committee: make a proposal.") % {"rule": _label(version)},
                          code="committee_required")
+    keys = _keys("points.entry", "api:", idempotency_key)
+    fingerprint = _request_fingerprint(actor=actor, resident=resident, rule=rule, points=points, reason=reason,
+                                       occurred_on=occurred_on, evidence=evidence) if keys else None
     reason = _text(reason, "reason", REASON_MAX, required=True, message=_("Say why (the reason)."))
     evidence = _text(evidence, "evidence", EVIDENCE_MAX)
     day = _occurred(occurred_on)
     with transaction.atomic():
         entry, created = _post(resident_id=resident.pk, version=version, points=points, reason=reason,
                                occurred_on=day, evidence=evidence, evidence_file=evidence_file,
-                               source_kind=SourceKind.MANUAL, posted_by=actor, key=_key(idempotency_key))
+                               source_kind=SourceKind.MANUAL, posted_by=actor,
+                               key=keys[0] if keys else f"api:{uuid.uuid4().hex}", lookup=keys,
+                               fingerprint=fingerprint)
         if created:
             audit.record(actor=actor, action="points.post", target=entry, after=_entry_after(entry))
             notify_after_commit([entry.pk])
-    return entry
+    return idempotency.mark(entry, created=created)
 
 
 def reverse_entry(*, actor, entry: Entry, reason: str, source_kind: str = SourceKind.CORRECTION,
@@ -501,7 +519,7 @@ def reverse_entry(*, actor, entry: Entry, reason: str, source_kind: str = Source
         existing = Entry.objects.filter(reverses=entry).first()
         if existing is not None:
             if existing.idempotency_key == f"reverse:{entry.pk}":
-                return existing
+                return idempotency.mark(existing, created=False)
             raise Conflict(_("This entry has already been reversed."), code="already_reversed")
         reversal, created = _post(
             resident_id=entry.resident_id, version=entry.rule_version, points=-entry.points,
@@ -511,7 +529,7 @@ def reverse_entry(*, actor, entry: Entry, reason: str, source_kind: str = Source
             audit.record(actor=actor, action="points.reverse", target=reversal,
                          after={**_entry_after(reversal), "reverses": entry.pk, "reason": reason[:200]})
             notify_after_commit([reversal.pk])
-    return reversal
+    return idempotency.mark(reversal, created=created)
 
 
 def notify_after_commit(entry_ids: list[int]) -> None:
@@ -540,24 +558,38 @@ def propose(*, actor, resident: Resident, rule, points: int, reason: str, occurr
     reason = _text(reason, "reason", REASON_MAX, required=True, message=_("Say why (the reason)."))
     evidence = _text(evidence, "evidence", EVIDENCE_MAX)
     day = _occurred(occurred_on)
-    key = f"proposal:{idempotency_key.strip()}" if (idempotency_key or "").strip() else None
+    keys = _keys("points.proposal", "proposal:", idempotency_key)
+    fingerprint = _request_fingerprint(actor=actor, resident=resident, rule=rule, points=points, reason=reason,
+                                       occurred_on=occurred_on, evidence=evidence) if keys else None
     with transaction.atomic():
-        if key:
-            existing = Proposal.objects.filter(idempotency_key=key).first()
+        if keys:
+            existing = Proposal.objects.filter(idempotency_key__in=keys).first()
             if existing is not None:
-                return existing
+                return _same_proposal(existing, fingerprint)
         check_posting(version=version, points=points, occurred_on=day, evidence=evidence,
                       has_file=bool(evidence_file))  # caps are checked when it is approved
         proposal = Proposal(kind=Proposal.Kind.SINGLE, rule_id=version.rule_id, rule_version=version,
                             resident=resident, points=points, occurred_on=day, reason=reason, evidence=evidence,
                             quorum=int(config()["committee_quorum"]), proposed_by=_user(actor),
-                            idempotency_key=key)
+                            idempotency_key=keys[0] if keys else None, idempotency_fingerprint=fingerprint)
         if evidence_file:
             proposal.evidence_file = evidence_file
-        proposal.save()
+        try:
+            with transaction.atomic():
+                proposal.save()
+        except IntegrityError:  # a concurrent twin with the same key committed first
+            existing = Proposal.objects.filter(idempotency_key__in=keys).first() if keys else None
+            if existing is None:
+                raise
+            return _same_proposal(existing, fingerprint)
         audit.record(actor=actor, action="points.propose", target=proposal,
                      after={"resident": resident.pk, "rule": version.rule.code, "points": points})
-    return proposal
+    return idempotency.mark(proposal, created=True)
+
+
+def _same_proposal(existing: Proposal, fingerprint: str | None) -> Proposal:
+    idempotency.check_same(existing.idempotency_fingerprint, fingerprint)
+    return idempotency.mark(existing, created=False)
 
 
 def _lock_pending(proposal: Proposal) -> Proposal:

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
+from kernel import idempotency
 from kernel.errors import DomainError
 from kernel.permissions import has_role, role_required
 from kernel.roles import Role
@@ -82,14 +83,23 @@ def _pk(raw) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 18 else None
 
 
+def _session_key(token: str) -> str | None:
+    """A form's token as the session keeps it: whole, hashed (kernel.idempotency; 400 over the limit)."""
+    token = idempotency.clean_key(token)
+    return idempotency.stored_key("points.staff-form", token) if token else None
+
+
 def _remember_token(request, token: str, target: str) -> None:
-    tokens = dict(request.session.get(FORM_TOKENS, {}))
-    tokens[token[:64]] = target
-    request.session[FORM_TOKENS] = dict(list(tokens.items())[-20:])
+    key = _session_key(token)
+    if key:
+        tokens = dict(request.session.get(FORM_TOKENS, {}))
+        tokens[key] = target
+        request.session[FORM_TOKENS] = dict(list(tokens.items())[-20:])
 
 
 def _used_token(request, token: str) -> str | None:
-    return request.session.get(FORM_TOKENS, {}).get((token or "")[:64]) if token else None
+    key = _session_key(token)
+    return request.session.get(FORM_TOKENS, {}).get(key) if key else None
 
 
 def _signed(points: int) -> str:
@@ -155,7 +165,7 @@ def _propose(request) -> str:
     evidence_file = forms_staff.evidence_file(request.FILES.get("evidence_file"))
     fields = {"actor": user, "resident": resident, "rule": version.rule.code, "points": points,
               "reason": post.get("reason", ""), "occurred_on": occurred_on, "evidence": post.get("evidence", ""),
-              "evidence_file": evidence_file, "idempotency_key": (post.get("idempotency_key") or "")[:64] or None}
+              "evidence_file": evidence_file, "idempotency_key": post.get("idempotency_key")}
     made = services.post_or_propose(to_committee=post.get("to_committee") == "1", **fields)
     if isinstance(made, Proposal):
         return _("Sent to the committee: %(points)s for %(name)s under %(rule)s; it needs %(n)d approvals.") % {
@@ -184,6 +194,7 @@ def propose(request):
             done = _propose(request)
         except DomainError as exc:
             errors = _fail(request, exc)
+            idempotency.refresh_form_key(form, exc)
             if exc.code in ("out_of_scope", "own_points"):
                 errors.setdefault("resident", []).append(exc.message)
             return _render(request, "propose.html", _propose_context(request, form=form, errors=errors),
@@ -358,13 +369,14 @@ def batch_list(request):
     """Batches with their status and progress; a form to make a new one."""
     if request.method == "POST":
         form = request.POST.dict()
-        done = _used_token(request, form.get("idempotency_key", ""))
-        if done:  # the same form sent twice: show the batch it made
-            return redirect(done)
         try:
+            done = _used_token(request, form.get("idempotency_key", ""))
+            if done:  # the same form sent twice: show the batch it made
+                return redirect(done)
             batch = _create_batch(request)
         except DomainError as exc:
             errors = _fail(request, exc)
+            idempotency.refresh_form_key(form, exc)
             rows = [m for k, ms in errors.items() if k.startswith("row ") for m in ms]
             if rows:
                 errors.setdefault("file", []).append(_("Nothing was created."))

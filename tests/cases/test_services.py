@@ -65,10 +65,15 @@ def test_submit_dispatches_to_the_grid_worker_with_dues_across_the_holiday(in_di
 def test_idempotent_submit_returns_the_same_case(in_district):
     w = in_district
     first = submit(w, idempotency_key="retry-1")
-    again = submit(w, idempotency_key="retry-1", title="另一个标题")
-    assert again.pk == first.pk and Case.objects.filter(idempotency_key="retry-1").count() == 1
+    made = Case.objects.count()
+    again = submit(w, idempotency_key="retry-1")
+    assert again.pk == first.pk and Case.objects.count() == made
+    with pytest.raises(Conflict) as other_body:  # the same key with another report (kernel.idempotency)
+        submit(w, idempotency_key="retry-1", title="另一个标题")
+    assert other_body.value.code == "idempotency_key_reused"
     with pytest.raises(Conflict):  # somebody else's key
         submit(w, idempotency_key="retry-1", actor=w.other_resident)
+    assert Case.objects.count() == made
 
 
 def test_intake_checks(in_district):

@@ -121,7 +121,7 @@ def test_posting_is_idempotent_by_field_or_header(pw):
     assert (one.status_code, two.status_code) == (201, 200) and one.json()["id"] == two.json()["id"]
     assert balance(w, w.r3) == -2
     conflict = error(post(staff, "/api/v1/points/entries/", {**data, "points": 11}), 409)
-    assert conflict["code"] == "idempotency_conflict"
+    assert conflict["code"] == "idempotency_key_reused"
     no_key = [post(staff, "/api/v1/points/entries/", {**header, "points": -1}) for _ in range(2)]
     assert [r.status_code for r in no_key] == [201, 201]  # without a key, two postings
     assert counts(w)[0] == 4 and balance(w, w.r3) == -4

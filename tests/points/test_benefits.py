@@ -212,7 +212,7 @@ def test_a_double_tap_records_one_use(bw):
         with pytest.raises(Conflict) as clash:  # the key used for somebody else
             benefits.record_use(actor=bw.nurse, token=sel.issue_token(w.r3), benefit=bw.checkup,
                                 idempotency_key="till-7")
-        assert clash.value.code == "idempotency_conflict"
+        assert clash.value.code == "idempotency_key_reused"
         # the same key at another provider is another key
         assert benefits.record_use(actor=bw.teacher, token=sel.issue_token(w.r1), benefit=bw.enrol,
                                    idempotency_key="till-7")[1]

@@ -187,7 +187,7 @@ def test_the_same_key_posts_once(in_district):
     assert AuditEntry.objects.filter(action="points.post").count() == 1
     with pytest.raises(Conflict) as err:
         post(w, points=6, idempotency_key="form-123")
-    assert err.value.code == "idempotency_conflict" and balance(w.r1) == 5
+    assert err.value.code == "idempotency_key_reused" and balance(w.r1) == 5
 
 
 # --- corrections ------------------------------------------------------------------------------------
