@@ -58,6 +58,7 @@ from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.locks import lock_key, try_advisory_lock
 from kernel.permissions import has_role, in_scope
 from kernel.personal import blind_index, decrypt, encrypt, normalize_id_number, normalize_phone
+from kernel.workbooks import check_xlsx
 from kernel.roles import Role
 from modules.registry.models import (
     Building,
@@ -328,8 +329,7 @@ def _detect_format(name: str, data: bytes) -> str:
     if lower.endswith((".csv", ".txt")):
         return ImportJob.Format.CSV
     if lower.endswith(".xlsx"):
-        raise DomainError("文件已损坏，无法作为 .xlsx 打开。The file is damaged: it cannot be opened as .xlsx.",
-                          code="unreadable_file", fields={"file": ["damaged"]})
+        return ImportJob.Format.XLSX  # not a zip: check_xlsx says what is wrong
     raise DomainError("只能导入 Excel (.xlsx) 或 CSV 文件。Only Excel (.xlsx) and CSV files can be imported.",
                       code="unsupported_file", fields={"file": ["format"]})
 
@@ -361,11 +361,8 @@ def open_sheet(data: bytes, name: str) -> Sheet:
     if fmt == ImportJob.Format.XLSX:
         import openpyxl
 
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:
-            raise DomainError("文件已损坏，无法作为 .xlsx 打开。The file is damaged: it cannot be opened as .xlsx.",
-                              code="unreadable_file", fields={"file": ["damaged"]})
+        check_xlsx(data)  # read to its end now: a damaged workbook is refused here, not in the job
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             for index, ws in enumerate(wb.worksheets):
                 found = _find_header(ws.iter_rows(values_only=True, max_row=HEADER_SCAN_ROWS))
@@ -379,8 +376,11 @@ def open_sheet(data: bytes, name: str) -> Sheet:
         sheet.encoding = _decode_csv(data)
         try:
             found = _find_header(sheet.raw_rows())
-        except csv.Error:
-            found = None
+            for _row in sheet.raw_rows():  # read to the end now: a row the job could not read is refused here
+                pass
+        except csv.Error as exc:
+            raise DomainError(f"文件不是可读的 CSV 文件：{exc}。The file is not a readable CSV file: {exc}.",
+                              code="unreadable_file", fields={"file": ["csv"]}) from exc
         sheet.estimated_rows = max(0, data.count(b"\n") - (found[0] if found else 0) + 1)
     if not found:
         raise DomainError("找不到表头：前几行中应有“姓名”“身份证号”“小区”“楼栋”“房号”等列名。"

@@ -158,3 +158,72 @@ def test_invalid_utf8_in_the_report_page_form_is_refused(world):
     html = response.content.decode()
     assert 'data-testid="error-page"' in html and "title" in html
     assert count(world.district, Case) == 0
+
+
+# --- item 10: a workbook that does not read to its end is refused before anything is accepted -------
+
+def cut_workbook(rows: int = 400) -> bytes:
+    """A real .xlsx whose sheet is cut off in the middle (the zip itself is whole): openpyxl opens it
+    and reads the first rows, and fails only at the cut."""
+    import io
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["街道", "社区", "网格", "小区", "楼栋", "单元", "房号", "姓名", "身份证号", "联系电话"])
+    for n in range(rows):
+        book.active.append(["青春山街道", "康和社区", "第一网格", "康和小区", "1", "1", str(100 + n), f"居民{n}",
+                            "11010519491231002X", "13912345678"])
+    whole = io.BytesIO()
+    book.save(whole)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(whole.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                body = body[: len(body) // 2]
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+def test_a_cut_workbook_is_refused_at_upload_saying_what_is_wrong(kangbashi):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from modules.points.models import Batch
+    from modules.registry.models import ImportJob
+
+    admin = client_for(kangbashi, admin_of(kangbashi))
+    data = cut_workbook()
+    ledger = error_of(admin.post("/api/v1/registry/imports/", {"file": SimpleUploadedFile("台账.xlsx", data)},
+                                 format="multipart"), 400)
+    assert ledger["code"] == "unreadable_file"
+    assert ledger["message"].startswith("The file is not a readable .xlsx workbook: the part xl/worksheets/sheet1.xml")
+    assert "file" in ledger["fields"]
+    short = error_of(admin.post("/api/v1/registry/imports/", {"file": SimpleUploadedFile("台账.xlsx", data[:-100])},
+                                format="multipart"), 400)
+    assert short["message"].startswith("The file is not a readable .xlsx workbook: it is not a complete")
+    batch = error_of(admin.post("/api/v1/points/batches/", {"rule": "any", "points": 5, "reason": "演练",
+                                                            "file": SimpleUploadedFile("名单.xlsx", data)},
+                                format="multipart"), 400)
+    assert batch["code"] == "unreadable_file" and "sheet1.xml" in batch["message"]
+    # the staff page that uploads says the same
+    page = admin.post("/registry/ledger/", {"file": SimpleUploadedFile("台账.xlsx", data)}, format="multipart",
+                      follow=True)
+    assert "The file is not a readable .xlsx workbook" in page.content.decode()
+    assert count(kangbashi, ImportJob) == 0 and count(kangbashi, Batch) == 0
+
+
+def test_a_workbook_that_reads_to_its_end_passes_the_check():
+    import io
+
+    import openpyxl
+
+    from kernel.workbooks import xlsx_problem
+
+    book = openpyxl.Workbook()
+    book.active.append(["身份证号"])
+    out = io.BytesIO()
+    book.save(out)
+    assert xlsx_problem(out.getvalue()) is None
+    assert "cut short" in xlsx_problem(cut_workbook())
