@@ -58,8 +58,8 @@ from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.locks import lock_key, try_advisory_lock
 from kernel.permissions import has_role, in_scope
 from kernel.personal import blind_index, decrypt, encrypt, normalize_id_number, normalize_phone
-from kernel.workbooks import check_xlsx
 from kernel.roles import Role
+from kernel.workbooks import check_xlsx
 from modules.registry.models import (
     Building,
     Community,
