@@ -135,3 +135,26 @@ def replacement_fields(*mappings) -> list[str]:
             if any(REPLACEMENT in t or any("\ud800" <= ch <= "\udfff" for ch in t) for t in texts) and key not in bad:
                 bad.append(key)
     return bad
+
+
+def checked_admin_form(names: tuple[str, ...] = (), others: tuple[str, ...] = ()):
+    """A ModelForm base for the Django admin (which writes without the services) that applies the same
+    check to the named fields: ``names`` must hold a letter, ``others`` are plain one-line text."""
+    from django import forms
+
+    class TextCheckedForm(forms.ModelForm):
+        def clean(self):
+            data = super().clean()
+            for attr in names + others:
+                if attr not in data:
+                    continue
+                model_field = self._meta.model._meta.get_field(attr)
+                text, problem = text_problem(data[attr], max_length=model_field.max_length or 10_000,
+                                             required=not model_field.blank, name=attr in names)
+                if problem:
+                    self.add_error(attr, problem)
+                else:
+                    data[attr] = text
+            return data
+
+    return TextCheckedForm

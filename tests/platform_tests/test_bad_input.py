@@ -227,3 +227,176 @@ def test_a_workbook_that_reads_to_its_end_passes_the_check():
     book.save(out)
     assert xlsx_problem(out.getvalue()) is None
     assert "cut short" in xlsx_problem(cut_workbook())
+
+
+# --- item 13: human text is checked in one place (kernel.text) for every name and title -------------
+
+@pytest.mark.parametrize("value,problem", [
+    ("0", "letter"), ("123-45", "letter"), ("...", "letter"), ("", "empty"), ("   ", "empty"),
+    ("康和\x00社区", "U+0000"), ("康和\x07社区", "U+0007"), ("康和\u202e社区", "U+202E"), ("\ufeff康和", "U+FEFF"),
+    ("���( bad", "UTF-8"), ("康和\udc80社区", "UTF-8"), ("康" * 81, "At most 80"),
+], ids=["zero", "digits", "dots", "empty", "blank", "nul", "bell", "rtl-override", "bom", "fffd", "surrogate",
+        "long"])
+def test_bad_names_are_refused_saying_why(value, problem):
+    from django.utils import translation
+
+    from kernel.errors import DomainError
+    from kernel.text import clean_name
+
+    with pytest.raises(DomainError) as bad, translation.override("en"):
+        clean_name(value, max_length=80)
+    assert problem in bad.value.message and bad.value.fields["name"]
+
+
+def test_good_text_is_trimmed_and_normalised():
+    from kernel.text import clean_name, clean_text
+
+    assert clean_name("  康和社区\u3000", max_length=80) == "康和社区"
+    assert clean_name("Cafe\u0301 1号", max_length=80) == "Café 1号"  # NFC
+    assert clean_name("第一\n网格", max_length=80) == "第一 网格"  # one line
+    assert clean_name("👨\u200d👩\u200d👧 家", max_length=80) == "👨\u200d👩\u200d👧 家"  # emoji joiners are text
+    assert clean_text("三楼\r\n\t东侧", field="description", max_length=100, multiline=True) == "三楼\n\t东侧"
+    assert clean_text("3", field="number", max_length=20) == "3"  # numbers are fine where they are not names
+    assert clean_text("", field="note", max_length=20, required=False) == ""
+
+
+def test_places_officials_and_merchants_refuse_bad_names_and_save_nothing(world):
+    from modules.registry.models import Street
+
+    admin = client_for(world.district, world.admin)
+    for name in ("0", "青春\x00街道", "\x1b[31m红", "��"):
+        error = error_of(admin.post("/api/v1/registry/streets/", {"code": "S09", "name": name}, format="json"), 400)
+        assert list(error["fields"]) == ["name"]
+    error = error_of(admin.post("/api/v1/registry/communities/", {"code": "C09", "name": "4", "street": "S01"},
+                                format="json"), 400)
+    assert "name" in error["fields"]
+    error_of(admin.post("/api/v1/registry/grids/", {"code": "G09", "name": "网格\x7f", "community": "C01"},
+                        format="json"), 400)
+    error_of(admin.post("/api/v1/registry/compounds/", {"code": "X09", "name": "###", "grid": "G0101"},
+                        format="json"), 400)
+    error_of(admin.post("/api/v1/registry/officials/", {"name": "1", "department": "urban", "post": "科长"},
+                        format="json"), 400)
+    error_of(admin.post("/api/v1/registry/merchants/", {"name": "超市\u0000"}, format="json"), 400)
+    made = admin.post("/api/v1/registry/streets/", {"code": "S09", "name": "  滨河\u3000街道 "}, format="json")
+    assert made.status_code == 201 and made.json()["name"] == "滨河\u3000街道"
+    with tenant_context(world.district):
+        assert Street.objects.count() == 3  # two of build_places and the good one
+        assert not Official.objects.filter(name="1").exists() and not Merchant.objects.exists()
+    connection.set_schema_to_public()
+    # residents' pickers never see them
+    picker = client_for(world.district, world.gw1).get("/api/v1/registry/streets/").json()["results"]
+    assert all(s["name"] and s["name"] != "0" for s in picker)
+
+
+def test_residents_names_are_checked_when_registered_and_corrected(world):
+    from kernel.errors import DomainError
+    from modules.registry import services
+    from modules.registry.models import Resident
+
+    with tenant_context(world.district):
+        before = Resident.objects.count()
+        for name in ("0", "张\x00三"):
+            with pytest.raises(DomainError) as bad:
+                services.register_resident(actor=None, name=name)
+            assert "name" in bad.value.fields
+        resident = Resident.objects.first()
+        with pytest.raises(DomainError):
+            services.correct_resident(actor=None, resident=resident, name="\x08\x08")
+        assert Resident.objects.count() == before
+    connection.set_schema_to_public()
+
+
+def test_case_titles_and_descriptions_go_through_the_shared_check(world):
+    resident = client_for(world.district, world.reporter)
+    for body in ({"title": "楼道\x00堆物"}, {"title": "楼道堆物", "description": "三楼\x1b东侧"},
+                 {"title": "\u202e物堆道楼"}):
+        error = error_of(resident.post("/api/v1/cases/", {"category": "corridor_clutter", **body}, format="json"), 400)
+        assert set(error["fields"]) <= {"title", "description"} and error["fields"]
+    assert count(world.district, Case) == 0
+    made = resident.post("/api/v1/cases/", {"category": "corridor_clutter", "title": " 楼道堆物 ",
+                                            "description": "三楼\r\n东侧"}, format="json")
+    assert made.status_code == 201, made.content
+    with tenant_context(world.district):
+        case = Case.objects.get()
+        assert (case.title, case.description) == ("楼道堆物", "三楼\n东侧")
+    connection.set_schema_to_public()
+
+
+def test_categories_rules_batches_notices_branding_and_integrations_check_their_names(world, kangbashi):
+    from kernel.errors import DomainError
+    from modules.cases import integrations
+    from modules.cases import services as cases
+    from modules.cases.models import Category, Integration
+    from modules.notices.models import Notice
+    from modules.notices.services import publish_notice
+    from modules.points import services as points
+    from modules.points.models import Rule
+    from tenants.services import update_branding
+
+    def refused(call, field):
+        with pytest.raises(DomainError) as bad:
+            call()
+        assert field in bad.value.fields, bad.value.fields
+
+    with tenant_context(kangbashi):
+        categories, rules, notices = Category.objects.count(), Rule.objects.count(), Notice.objects.count()
+        refused(lambda: cases.save_category(actor=None, code="x_bad", name_zh="0"), "name_zh")
+        refused(lambda: cases.save_category(actor=None, code="x_bad", name_zh="井盖", name_en="\x00"), "name_en")
+        refused(lambda: points.create_rule(actor=None, code="t_bad", name_zh="0", direction="add", category="test",
+                                           min_points=1, max_points=10, default_points=2), "name_zh")
+        refused(lambda: publish_notice(actor=world.admin, title="通知\x00", body="x", category="news"), "title")
+        refused(lambda: publish_notice(actor=world.admin, title="通知", body="x\x1by", category="news"), "body")
+        refused(lambda: integrations.create_integration(actor=world.admin, name="0", kind="hotline"), "name")
+        assert (Category.objects.count(), Rule.objects.count(), Notice.objects.count()) == (categories, rules, notices)
+        assert not Integration.objects.exists()
+    refused(lambda: update_branding(actor=None, district=kangbashi, title_zh="\x00康巴什"), "title_zh")
+    connection.set_schema_to_public()
+    from tenants.models import District
+
+    assert "\x00" not in District.objects.get(pk=kangbashi.pk).title_zh
+
+
+def test_batch_titles_are_checked(world, kangbashi):
+    admin = client_for(kangbashi, admin_of(kangbashi))
+    with tenant_context(kangbashi):
+        from modules.points import services as points
+        from modules.points.models import Batch
+
+        points.create_rule(actor=None, code="t_batch", name_zh="测试规则", direction="add", category="test",
+                           min_points=1, max_points=10, default_points=2)
+    connection.set_schema_to_public()
+    error = error_of(admin.post("/api/v1/points/batches/", {"rule": "t_batch", "points": 2, "reason": "演练",
+                                                            "title": "批次\x00", "resident_ids": [1]},
+                                format="json"), 400)
+    assert "title" in error["fields"]
+    assert count(kangbashi, Batch) == 0
+
+
+def test_ledger_rows_with_bad_names_are_rejected_in_words(kangbashi):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from modules.registry import ledger
+    from modules.registry.models import LedgerRow
+    from tests.registry import build_places, csv_bytes, row
+
+    admin = admin_of(kangbashi)
+    places = build_places(kangbashi, admin)
+    data = csv_bytes([row(places, 1, name="0"), row(places, 2, name="张\x07三"), row(places, 3)])
+    with tenant_context(kangbashi):
+        job = ledger.upload_ledger(actor=admin, file=SimpleUploadedFile("台账.csv", data), background=False)
+        problems = {r.line: r.problems for r in LedgerRow.objects.filter(job=job)}
+    connection.set_schema_to_public()
+    assert [p["code"] for p in problems[2]] == ["name_invalid"] and "not only digits" in problems[2][0]["en"]
+    assert [p["code"] for p in problems[3]] == ["name_invalid"]
+    assert problems[4] == []
+
+
+def test_the_django_admin_checks_names_too(world):
+    from modules.registry.models import Street
+
+    admin = client_for(world.district, world.admin)
+    response = admin.post("/admin/registry/street/add/", {"code": "S77", "name": "0"}, format="multipart")
+    assert response.status_code == 200 and "letter" in response.content.decode()
+    with tenant_context(world.district):
+        assert not Street.objects.filter(code="S77").exists()
+    connection.set_schema_to_public()
