@@ -41,7 +41,7 @@ def _require_admin(actor) -> None:
 
 def _check(name: str, kind: str, webhook_url: str) -> tuple[str, str]:
     fields = {}
-    name, problem = text_problem(name, max_length=80, name=True)
+    name, problem = text_problem(name, max_length=80)  # kernel.text; "12345" (the hotline) is a fine name
     if problem:
         fields["name"] = [_("Give the integration a name of at most 80 characters.") if not name else problem]
     if kind not in Integration.Kind.values:

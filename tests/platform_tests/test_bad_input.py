@@ -346,7 +346,7 @@ def test_categories_rules_batches_notices_branding_and_integrations_check_their_
                                            min_points=1, max_points=10, default_points=2), "name_zh")
         refused(lambda: publish_notice(actor=world.admin, title="通知\x00", body="x", category="news"), "title")
         refused(lambda: publish_notice(actor=world.admin, title="通知", body="x\x1by", category="news"), "body")
-        refused(lambda: integrations.create_integration(actor=world.admin, name="0", kind="hotline"), "name")
+        refused(lambda: integrations.create_integration(actor=world.admin, name="12345\x00", kind="hotline"), "name")
         assert (Category.objects.count(), Rule.objects.count(), Notice.objects.count()) == (categories, rules, notices)
         assert not Integration.objects.exists()
     refused(lambda: update_branding(actor=None, district=kangbashi, title_zh="\x00康巴什"), "title_zh")
