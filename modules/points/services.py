@@ -79,7 +79,7 @@ def _text(value, name: str, limit: int, *, required: bool = False, message: str 
     if required and not value:
         raise DomainError(message or _("%(field)s is required.") % {"field": name}, fields={name: [_("Required.")]})
     if problem:
-        raise DomainError(f"{name}: {problem}", fields={name: [problem]})
+        raise DomainError(problem, fields={name: [problem]})
     return value
 
 
