@@ -366,7 +366,7 @@ def test_batch_titles_are_checked(world, kangbashi):
                            min_points=1, max_points=10, default_points=2)
     connection.set_schema_to_public()
     error = error_of(admin.post("/api/v1/points/batches/", {"rule": "t_batch", "points": 2, "reason": "演练",
-                                                            "title": "批次\x00", "resident_ids": [1]},
+                                                            "title": "批次\x1b[0m", "resident_ids": [1]},
                                 format="json"), 400)
     assert "title" in error["fields"]
     assert count(kangbashi, Batch) == 0
