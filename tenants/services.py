@@ -24,6 +24,7 @@ from django_tenants.utils import schema_rename, tenant_context
 
 from kernel import audit
 from kernel.errors import Conflict, DomainError
+from kernel.text import clean_model_texts, clean_name
 from modules.catalog import catalog
 from tenants.models import District, Domain
 
@@ -130,6 +131,8 @@ def create_district(*, actor=None, slug: str, name_zh: str, name_en: str = "", m
     started = time.perf_counter()
     timings: dict[str, float] = {}
     slug = (slug or "").strip().lower()
+    name_zh = clean_name(name_zh, field="name_zh", max_length=80)  # kernel.text
+    name_en = clean_name(name_en, field="name_en", max_length=80, required=False)
     domain = (domain or f"{slug}.{settings.DISTRICT_DOMAIN_SUFFIX}").strip().lower()
     connection.set_schema_to_public()
     _validate_new(slug, domain)
@@ -281,6 +284,7 @@ def update_branding(*, actor, district: District, logo=None, clear_logo: bool = 
         before = {f: getattr(district, f) for f in BRANDING_FIELDS} | {"logo": district.logo.name or ""}
         for name, value in changes.items():
             setattr(district, name, value)
+        clean_model_texts(district, names=tuple(f for f in ("title_zh", "title_en") if f in changes))  # kernel.text
         if clear_logo:
             district.logo = ""
         try:

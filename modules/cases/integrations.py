@@ -23,6 +23,7 @@ from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.personal import decrypt, encrypt
 from kernel.roles import Role
+from kernel.text import text_problem
 from modules.cases.models import Integration
 
 KEY_PREFIX = "msk_"
@@ -44,9 +45,9 @@ def _require_admin(actor) -> None:
 
 def _check(name: str, kind: str, webhook_url: str) -> tuple[str, str]:
     fields = {}
-    name = (name or "").strip()
-    if not name or len(name) > 80:
-        fields["name"] = [_("Give the integration a name of at most 80 characters.")]
+    name, problem = text_problem(name, max_length=80)  # kernel.text; "12345" (the hotline) is a fine name
+    if problem:
+        fields["name"] = [_("Give the integration a name of at most 80 characters.") if not name else problem]
     if kind not in Integration.Kind.values:
         fields["kind"] = [_("One of: %(kinds)s.") % {"kinds": ", ".join(Integration.Kind.values)}]
     webhook_url = (webhook_url or "").strip()

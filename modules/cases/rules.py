@@ -285,10 +285,10 @@ def _open_workbook(data: bytes):
     if len(data) > MAX_UPLOAD_BYTES:
         raise DomainError(_("The file is too large: at most %(n)d MB.") % {"n": MAX_UPLOAD_BYTES // 2**20},
                           fields={"file": [_("Too large.")]})
-    try:
-        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise DomainError(_("This is not an Excel workbook (.xlsx)."), fields={"file": [_("Not an .xlsx file.")]}) from exc
+    from kernel.workbooks import check_xlsx
+
+    check_xlsx(data)  # read to its end first: a damaged workbook says what is wrong
+    return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
 
 
 def read_rlist_xlsx(data: bytes) -> list[tuple[int, dict]]:

@@ -23,6 +23,7 @@ from kernel.permissions import has_role, has_role_for
 from kernel.personal import blind_index, encrypt, normalize_phone
 from kernel.roles import GRID_WORKERS, Role, ScopeKind
 from kernel.selectors import module_config
+from kernel.text import clean_name, clean_text, text_problem
 from modules.cases import selectors
 from modules.cases.calendar import local_date
 from modules.cases.models import (
@@ -209,14 +210,14 @@ def _category(category, routing=None) -> Category:
 
 
 def _check_text(title: str, description: str) -> tuple[str, str]:
-    title, description = (title or "").strip(), (description or "").strip()
+    """The title and description cleaned by the one check of human text (kernel.text)."""
     fields = {}
-    if not title:
-        fields["title"] = [_("Say in a few words what the problem is.")]
-    elif len(title) > TITLE_MAX:
-        fields["title"] = [_("At most %(n)d characters.") % {"n": TITLE_MAX}]
-    if len(description) > DESCRIPTION_MAX:
-        fields["description"] = [_("At most %(n)d characters.") % {"n": DESCRIPTION_MAX}]
+    title, problem = text_problem(title, max_length=TITLE_MAX)
+    if problem:
+        fields["title"] = [_("Say in a few words what the problem is.") if not title else problem]
+    description, problem = text_problem(description, max_length=DESCRIPTION_MAX, required=False, multiline=True)
+    if problem:
+        fields["description"] = [problem]
     if fields:
         raise DomainError(next(iter(fields.values()))[0], fields=fields)
     return title, description
@@ -807,6 +808,9 @@ def escalate_overdue(*, now=None, chunk: int = 1000) -> int:
 
 def save_category(*, actor, code: str, name_zh: str, name_en: str = "", assign_mode: str = AssignMode.DISPATCH,
                   active: bool = True) -> Category:
+    name_zh = clean_name(name_zh, field="name_zh", max_length=Category._meta.get_field("name_zh").max_length)
+    name_en = clean_name(name_en, field="name_en", max_length=Category._meta.get_field("name_en").max_length,
+                         required=False)
     if assign_mode not in AssignMode.values:
         raise DomainError(_("Assign mode is dispatch or grab."), fields={"assign_mode": [_("Unknown.")]})
     with transaction.atomic():
@@ -854,6 +858,7 @@ def publish_responsibility_list(*, actor, items: list[dict], note: str = "", now
 
 
 def set_holiday(*, actor, date: dt.date, is_working_day: bool = False, name: str = "") -> Holiday:
+    name = clean_text(name, field="name", max_length=Holiday._meta.get_field("name").max_length, required=False)
     with transaction.atomic():
         holiday, _created = Holiday.objects.update_or_create(
             date=date, defaults={"is_working_day": is_working_day, "name": name})

@@ -16,6 +16,7 @@ from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, has_role_for
 from kernel.personal import decrypt
 from kernel.roles import Role
+from kernel.text import clean_name
 from modules.codes import selectors
 from modules.codes.models import BindingRequest, Code, HouseholdInvite, PrintRun
 from modules.registry import services as registry
@@ -293,9 +294,9 @@ def _identity(user, name: str, id_number: str) -> tuple[str, dict]:
     """A signed-in person's name and ID number, checked; the ID number encrypted and indexed."""
     if not getattr(user, "is_authenticated", False):
         raise NotAllowed(_("Sign in with your phone number first."), code="not_authenticated", status=401)
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise _required("name", _("Enter your name as in your ID card."))
+    name = clean_name(name, max_length=Resident._meta.get_field("name").max_length)  # kernel.text
     fields = registry.personal_fields(id_number=id_number)
     if not fields:
         raise _required("id_number", _("Enter your ID number."))

@@ -10,6 +10,7 @@ from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role_for
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import module_config
+from kernel.text import clean_text
 from modules.notices.models import Notice
 
 PUBLISHERS = (Role.DISTRICT_ADMIN, Role.COMMUNITY_STAFF)
@@ -29,10 +30,23 @@ def _check(actor, *, category: str, scope_kind: str, scope_code: str, pinned: bo
                               fields={"pinned": [_("Too many pinned notices.")]})
 
 
+def _texts(**texts) -> dict:
+    """The title (one line, with a letter) and body (lines) cleaned by kernel.text, in the order given."""
+    out = {}
+    if "title" in texts:
+        out["title"] = clean_text(texts["title"], field="title", max_length=Notice._meta.get_field("title").max_length,
+                                  name=True)
+    if "body" in texts:
+        out["body"] = clean_text(texts["body"], field="body", max_length=Notice._meta.get_field("body").max_length,
+                                 required=False, multiline=True)
+    return out
+
+
 def publish_notice(*, actor, title: str, body: str, category: str, scope_kind: str = ScopeKind.DISTRICT,
                    scope_code: str = "", pinned: bool = False, published_at=None) -> Notice:
     scope_code = "" if scope_kind == ScopeKind.DISTRICT else scope_code
     _check(actor, category=category, scope_kind=scope_kind, scope_code=scope_code, pinned=pinned)
+    title, body = _texts(title=title, body=body).values()
     with transaction.atomic():
         notice = Notice.objects.create(title=title, body=body, category=category, scope_kind=scope_kind,
                                        scope_code=scope_code, pinned=pinned,
@@ -47,6 +61,7 @@ def update_notice(*, actor, notice: Notice, **changes) -> Notice:
     allowed = {"title", "body", "category", "pinned"}
     if set(changes) - allowed:
         raise DomainError(_("These fields cannot be changed: %(f)s.") % {"f": ", ".join(sorted(set(changes) - allowed))})
+    changes.update(_texts(**{k: changes[k] for k in ("title", "body") if k in changes}))
     merged = {"category": notice.category, "pinned": notice.pinned} | changes
     _check(actor, category=merged["category"], scope_kind=notice.scope_kind, scope_code=notice.scope_code,
            pinned=merged["pinned"], exclude_pk=notice.pk)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from kernel.errors import DomainError
 from kernel.personal import normalize_id_number
+from kernel.workbooks import check_xlsx
 
 MAX_BYTES = 20 * 2**20  # 500,000 numbers take about 10 MB as CSV
 MAX_ROWS = 500_000  # batches.MAX_TARGETS
@@ -83,11 +84,7 @@ def _decode(data: bytes) -> str:
 def _xlsx_rows(data: bytes) -> Iterator[tuple]:
     import openpyxl
 
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise DomainError(_("The file is damaged: it cannot be opened as an Excel workbook (.xlsx)."),
-                          code="unreadable_file", fields={"file": [_("Not an .xlsx file.")]}) from exc
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)  # checked by rows_of
     try:
         yield from book.worksheets[0].iter_rows(values_only=True)
     finally:
@@ -118,11 +115,9 @@ def rows_of(data: bytes, name: str = "") -> Iterator[tuple]:
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or lower.endswith(".xls"):
         raise DomainError(_("This is an old Excel file (.xls): save it as .xlsx in Excel or WPS and upload it again."),
                           code="unsupported_file", fields={"file": [_("Old .xls format.")]})
-    if data[:4] == b"PK\x03\x04":
+    if data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
+        check_xlsx(data)  # read to its end before anything is accepted: a damaged workbook says what is wrong
         return _xlsx_rows(data)
-    if lower.endswith((".xlsx", ".xlsm")):
-        raise DomainError(_("The file is damaged: it cannot be opened as an Excel workbook (.xlsx)."),
-                          code="unreadable_file", fields={"file": [_("Not an .xlsx file.")]})
     return _csv_rows(data)
 
 

@@ -31,6 +31,7 @@ from kernel.permissions import has_role, in_scope
 from kernel.personal import blind_index, normalize_id_number
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import roles_of
+from kernel.text import clean_text
 from modules.points import services
 from modules.points.models import (
     EVIDENCE_MAX,
@@ -182,7 +183,7 @@ def _create_batch(*, user, version, points, reason, title, occurred_on, evidence
                   source, params, chunk_size, background, key, fingerprint) -> Batch:
     reason = services._text(reason, "reason", REASON_MAX, required=True, message=_("Say why (the reason)."))
     evidence = services._text(evidence, "evidence", EVIDENCE_MAX)
-    title = (title or "").strip()[:120] or version.name_zh
+    title = clean_text(title, field="title", max_length=120, required=False, name=True) or version.name_zh
     day = services._occurred(occurred_on)
     services.check_posting(version=version, points=points, occurred_on=day, evidence=evidence)
     chosen = [x is not None for x in (resident_ids, id_numbers, place, source)]

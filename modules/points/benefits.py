@@ -19,6 +19,7 @@ from kernel import audit, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import Role
+from kernel.text import text_problem
 from modules.points import selectors_benefits as sel
 from modules.points.models import (
     KEY_MAX,
@@ -60,11 +61,9 @@ def _bool(value) -> bool:
 def _clean_provider(data: dict) -> dict:
     errors: dict[str, list[str]] = {}
     out = {k: data[k] for k in PROVIDER_FIELDS if k in data}
-    out["name"] = str(out.get("name") or "").strip()
-    if not out["name"]:
-        errors["name"] = [_("Required.")]
-    elif len(out["name"]) > 80:
-        errors["name"] = [_("At most %(n)d characters.") % {"n": 80}]
+    out["name"], problem = text_problem(out.get("name"), max_length=80, name=True)  # kernel.text
+    if problem:
+        errors["name"] = [_("Required.") if not out["name"] else problem]
     if out.get("kind") not in ProviderKind.values:
         errors["kind"] = [_("school, clinic, culture, shop, tax or other.")]
     out["address"] = str(out.get("address") or "").strip()
@@ -163,11 +162,9 @@ def _date(value, name: str, errors: dict) -> dt.date | None:
 def _clean_benefit(data: dict) -> dict:
     errors: dict[str, list[str]] = {}
     out = {k: data[k] for k in BENEFIT_FIELDS if k in data}
-    out["title"] = str(out.get("title") or "").strip()
-    if not out["title"]:
-        errors["title"] = [_("Required.")]
-    elif len(out["title"]) > 80:
-        errors["title"] = [_("At most %(n)d characters.") % {"n": 80}]
+    out["title"], problem = text_problem(out.get("title"), max_length=80, name=True)  # kernel.text
+    if problem:
+        errors["title"] = [_("Required.") if not out["title"] else problem]
     out["description"] = str(out.get("description") or "").strip()
     if len(out["description"]) > 500:
         errors["description"] = [_("At most %(n)d characters.") % {"n": 500}]

@@ -22,6 +22,7 @@ from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import has_role, in_scope
 from kernel.roles import Role
 from kernel.selectors import module_config
+from kernel.text import text_problem
 from modules.points.models import (
     EVIDENCE_MAX,
     KEY_MAX,
@@ -74,11 +75,11 @@ def _label(version: RuleVersion) -> str:
 
 
 def _text(value, name: str, limit: int, *, required: bool = False, message: str = "") -> str:
-    value = (value or "").strip()
+    value, problem = text_problem(value, max_length=limit, required=False, multiline=True)  # kernel.text
     if required and not value:
         raise DomainError(message or _("%(field)s is required.") % {"field": name}, fields={name: [_("Required.")]})
-    if len(value) > limit:
-        raise DomainError(_("At most %(n)d characters.") % {"n": limit}, fields={name: [_("Too long.")]})
+    if problem:
+        raise DomainError(problem, fields={name: [problem]})
     return value
 
 
@@ -147,13 +148,16 @@ def _clean_rule(fields: dict) -> dict:
     def bad(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
 
-    out["name_zh"] = (out.get("name_zh") or "").strip()
-    if not out["name_zh"]:
-        bad("name_zh", _("Required."))
-    elif len(out["name_zh"]) > 80:
-        bad("name_zh", _("At most %(n)d characters.") % {"n": 80})
-    out["name_en"] = (out.get("name_en") or "").strip()[:120]
-    out["description"] = (out.get("description") or "").strip()
+    out["name_zh"], problem = text_problem(out.get("name_zh"), max_length=80, name=True)  # kernel.text
+    if problem:
+        bad("name_zh", _("Required.") if not out["name_zh"] else problem)
+    out["name_en"], problem = text_problem(out.get("name_en"), max_length=120, required=False, name=True)
+    if problem:
+        bad("name_en", problem)
+    out["description"], problem = text_problem(out.get("description"), max_length=10_000, required=False,
+                                               multiline=True)
+    if problem:
+        bad("description", problem)
     out["origin_note"] = (out.get("origin_note") or "").strip()[:300]
     if out.get("direction") not in Direction.values:
         bad("direction", _("add or deduct."))

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from kernel.text import checked_admin_form
 from modules.registry.models import (
     Building,
     Community,
@@ -13,6 +14,7 @@ from modules.registry.models import (
     Resident,
     Street,
 )
+from modules.registry.services import TEXT_FIELDS
 
 for model, fields in (
     (Street, ("code", "name")),
@@ -24,7 +26,9 @@ for model, fields in (
     (Official, ("name", "department", "post", "active")),
     (Merchant, ("name", "kind", "grid", "licensed_place", "active")),
 ):
-    admin.site.register(model, type(f"{model.__name__}Admin", (admin.ModelAdmin,), {"list_display": fields}))
+    # names and titles get the services' check of human text (kernel.text) here too
+    admin.site.register(model, type(f"{model.__name__}Admin", (admin.ModelAdmin,), {
+        "list_display": fields, "form": checked_admin_form(*TEXT_FIELDS[model])}))
 
 
 class MembershipInline(admin.TabularInline):
@@ -35,6 +39,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Household)
 class HouseholdAdmin(admin.ModelAdmin):
+    form = checked_admin_form(*TEXT_FIELDS[Household])
     list_display = ("__str__", "grid", "registered_size")
     list_filter = ("grid",)
     inlines = [MembershipInline]
@@ -44,6 +49,7 @@ class HouseholdAdmin(admin.ModelAdmin):
 class ResidentAdmin(admin.ModelAdmin):
     """Personal numbers are shown masked and cannot be typed in here: use the services (validated)."""
 
+    form = checked_admin_form(names=("name",))
     list_display = ("name", "id_number_masked", "phone_masked", "gender", "birth_date")
     search_fields = ("name",)
     readonly_fields = ("id_number_masked", "phone_masked", "gender", "birth_date", "user")

@@ -227,6 +227,8 @@ class ResidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 class OfficialSerializer(serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", queryset=Department.objects.all())
+    # default=True also when a form leaves it out (DRF reads a missing form checkbox as false)
+    active = serializers.BooleanField(default=True)
 
     class Meta:
         model = Official
@@ -243,6 +245,7 @@ class OfficialViewSet(PlaceViewSet):
 class MerchantSerializer(serializers.ModelSerializer):
     grid = serializers.SlugRelatedField(slug_field="code", queryset=Grid.objects.all(), required=False,
                                         allow_null=True)
+    active = serializers.BooleanField(default=True)  # also when a form leaves it out
 
     class Meta:
         model = Merchant

@@ -59,6 +59,8 @@ from kernel.locks import lock_key, try_advisory_lock
 from kernel.permissions import has_role, in_scope
 from kernel.personal import blind_index, decrypt, encrypt, normalize_id_number, normalize_phone
 from kernel.roles import Role
+from kernel.text import text_problem
+from kernel.workbooks import check_xlsx
 from modules.registry.models import (
     Building,
     Community,
@@ -144,6 +146,8 @@ def parse_relation(text: str) -> str:
 PROBLEMS: dict[str, tuple[str, str]] = {
     "missing_field": ("{column}为空，请填写", "{column_en} is empty: fill it in"),
     "name_too_long": ("姓名太长（最多40个字）", "The name is too long (40 characters at most)"),
+    "name_invalid": ("姓名须是文字：不能只有数字或符号，也不能含控制字符或乱码",
+                     "A name must be text: not only digits or punctuation, no control characters or broken text"),
     "id_length": ("身份证号应为18位", "An ID number has 18 characters"),
     "id_format": ("身份证号应为17位数字加最后一位数字或X", "An ID number is 17 digits and a final digit or X"),
     "id_component": ("身份证号中的出生日期或地区代码不存在",
@@ -180,6 +184,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
 PROBLEM_LABELS: dict[str, tuple[str, str]] = {
     "missing_field": ("必填项为空", "required field empty"),
     "name_too_long": ("姓名太长", "name too long"),
+    "name_invalid": ("姓名无效", "invalid name"),
     "id_length": ("身份证号位数不对", "ID number: wrong length"),
     "id_format": ("身份证号格式不对", "ID number: wrong format"),
     "id_component": ("身份证号的出生日期或地区不存在", "ID number: no such birth date or region"),
@@ -328,8 +333,7 @@ def _detect_format(name: str, data: bytes) -> str:
     if lower.endswith((".csv", ".txt")):
         return ImportJob.Format.CSV
     if lower.endswith(".xlsx"):
-        raise DomainError("文件已损坏，无法作为 .xlsx 打开。The file is damaged: it cannot be opened as .xlsx.",
-                          code="unreadable_file", fields={"file": ["damaged"]})
+        return ImportJob.Format.XLSX  # not a zip: check_xlsx says what is wrong
     raise DomainError("只能导入 Excel (.xlsx) 或 CSV 文件。Only Excel (.xlsx) and CSV files can be imported.",
                       code="unsupported_file", fields={"file": ["format"]})
 
@@ -361,11 +365,8 @@ def open_sheet(data: bytes, name: str) -> Sheet:
     if fmt == ImportJob.Format.XLSX:
         import openpyxl
 
-        try:
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:
-            raise DomainError("文件已损坏，无法作为 .xlsx 打开。The file is damaged: it cannot be opened as .xlsx.",
-                              code="unreadable_file", fields={"file": ["damaged"]})
+        check_xlsx(data)  # read to its end now: a damaged workbook is refused here, not in the job
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             for index, ws in enumerate(wb.worksheets):
                 found = _find_header(ws.iter_rows(values_only=True, max_row=HEADER_SCAN_ROWS))
@@ -379,8 +380,11 @@ def open_sheet(data: bytes, name: str) -> Sheet:
         sheet.encoding = _decode_csv(data)
         try:
             found = _find_header(sheet.raw_rows())
-        except csv.Error:
-            found = None
+            for _row in sheet.raw_rows():  # read to the end now: a row the job could not read is refused here
+                pass
+        except csv.Error as exc:
+            raise DomainError(f"文件不是可读的 CSV 文件：{exc}。The file is not a readable CSV file: {exc}.",
+                              code="unreadable_file", fields={"file": ["csv"]}) from exc
         sheet.estimated_rows = max(0, data.count(b"\n") - (found[0] if found else 0) + 1)
     if not found:
         raise DomainError("找不到表头：前几行中应有“姓名”“身份证号”“小区”“楼栋”“房号”等列名。"
@@ -609,6 +613,12 @@ class Checker:
                 row.reject(problem("missing_field", c.field, col(c.field, "")))
         if len(v.get("name", "")) > 40:
             row.reject(problem("name_too_long", "name", col("name", "")))
+        elif v.get("name"):
+            name, bad_name = text_problem(v["name"], max_length=40, name=True)  # kernel.text, as the services
+            if bad_name:
+                row.reject(problem("name_invalid", "name", col("name", "")))
+            else:
+                v["name"] = name
         if not numbers_checked:
             if v.get("id_number"):
                 if id_is_number or SCIENTIFIC.match(v["id_number"]):

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from kernel import audit
 from kernel.errors import Conflict, DomainError
 from kernel.personal import blind_index, encrypt, normalize_id_number, normalize_phone
+from kernel.text import clean_model_texts, clean_name
 from modules.registry.models import (
     Building,
     Community,
@@ -37,9 +38,26 @@ def _clean(instance) -> None:
         raise DomainError(f"{first}: {fields[first][0]}", fields=fields)
 
 
+# The human text of each kind of record (kernel.text): names must hold a letter; the rest is plain text.
+TEXT_FIELDS = {
+    Department: (("name",), ("code",)),
+    Street: (("name",), ("code",)),
+    Community: (("name",), ("code", "police_contact")),
+    Grid: (("name",), ("code",)),
+    Compound: (("name",), ("code", "property_company", "property_contact")),
+    Building: ((), ("number",)),
+    Household: ((), ("unit", "room")),
+    Official: (("name",), ("post",)),
+    Merchant: (("name",), ("license_number", "address", "licensed_place", "licensed_hours")),
+}
+
+
 def _create(actor, model, action: str, **fields):
     with transaction.atomic():
         obj = model(**fields)
+        names, others = TEXT_FIELDS.get(model, ((), ()))
+        clean_model_texts(obj, names, others)
+        fields.update({f: getattr(obj, f) for f in names + others})
         _clean(obj)
         obj.save()
         audit.record(actor=actor, action=action, target=obj,
@@ -104,9 +122,9 @@ def personal_fields(*, id_number: str | None = None, phone: str | None = None) -
 
 def register_resident(*, actor, name: str, id_number: str | None = None, phone: str | None = None,
                       household: Household | None = None, relation: str = Membership.Relation.MEMBER) -> Resident:
-    name = (name or "").strip()
-    if not name:
+    if not (name or "").strip():
         raise DomainError(_("name: enter the resident's name."), fields={"name": [_("Required.")]})
+    name = clean_name(name, max_length=Resident._meta.get_field("name").max_length)
     fields = personal_fields(id_number=id_number, phone=phone)
     with transaction.atomic():
         if fields.get("id_number_index") and Resident.objects.filter(
@@ -157,8 +175,10 @@ def correct_resident(*, actor, resident: Resident, name: str | None = None, phon
                      id_number: str | None = None) -> Resident:
     """A resident (or staff) corrects personal data. Changes are audited without the clear values."""
     changes: dict = {}
-    if name is not None and name.strip() and name.strip() != resident.name:
-        changes["name"] = name.strip()
+    if name is not None and name.strip():
+        name = clean_name(name, max_length=Resident._meta.get_field("name").max_length)
+        if name != resident.name:
+            changes["name"] = name
     changes.update(personal_fields(id_number=id_number, phone=phone))
     with transaction.atomic():
         if changes.get("id_number_index") and Resident.objects.filter(
@@ -174,22 +194,22 @@ def correct_resident(*, actor, resident: Resident, name: str | None = None, phon
 
 
 def create_official(*, actor, name: str, department: Department, post: str, user=None,
-                    phone: str | None = None) -> Official:
+                    phone: str | None = None, active: bool = True) -> Official:
     extra = {"phone_encrypted": personal_fields(phone=phone)["phone_encrypted"]} if phone else {}
     return _create(actor, Official, "registry.official.create", name=name, department=department, post=post,
-                   user=user, **extra)
+                   user=user, active=active, **extra)
 
 
 def create_merchant(*, actor, name: str, kind: str = Merchant.Kind.SHOP, owner=None, license_number: str = "",
                     address: str = "", grid: Grid | None = None, licensed_place: str = "", licensed_hours: str = "",
-                    phone: str | None = None) -> Merchant:
-    if kind == Merchant.Kind.STALL and not licensed_place.strip():
+                    phone: str | None = None, active: bool = True) -> Merchant:
+    if kind == Merchant.Kind.STALL and not (licensed_place or "").strip():
         raise DomainError(_("licensed_place: a mobile stall needs the place where it may trade."),
                           fields={"licensed_place": [_("Required for stalls.")]})
     extra = {"phone_encrypted": personal_fields(phone=phone)["phone_encrypted"]} if phone else {}
     return _create(actor, Merchant, "registry.merchant.create", name=name, kind=kind, owner=owner,
                    license_number=license_number, address=address, grid=grid, licensed_place=licensed_place,
-                   licensed_hours=licensed_hours, **extra)
+                   licensed_hours=licensed_hours, active=active, **extra)
 
 
 def link_account(*, actor, resident: Resident, user) -> Resident:

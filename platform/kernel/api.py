@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from django.utils.translation import get_language
+from rest_framework import exceptions, parsers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
@@ -108,12 +109,49 @@ def error_body(status_code: int, code: str, message: str, fields: dict | None = 
     return body
 
 
+MAX_JSON_DEPTH = 64  # arrays and objects inside one another; no document of this API comes near
+
+
+def _json_depth(value) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        level = [child for node in level if isinstance(node, dict | list)
+                 for child in (node.values() if isinstance(node, dict) else node)
+                 if isinstance(child, dict | list)]
+    return depth - 1 if depth else 0
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with a limit on nesting: a body nested 100,000 deep was a RecursionError (500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        too_deep = exceptions.ParseError(
+            f"JSON parse error - nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays and objects.")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise too_deep from None
+        if isinstance(data, dict | list) and _json_depth(data) > MAX_JSON_DEPTH:
+            raise too_deep
+        return data
+
+
 def exception_handler(exc, context):
     """Every 4xx/5xx of the API has the shape {"error": {"status", "code", "message", "fields"?}}."""
     from rest_framework.views import exception_handler as drf_exception_handler  # not at import: DRF settings
 
     if isinstance(exc, DomainError):
         return Response(error_body(exc.status, exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):  # a JSON body (forms: kernel.middleware.BadInputMiddleware)
+        from kernel.middleware import too_large_messages
+
+        message = too_large_messages()[0 if (get_language() or "").startswith("zh") else 1]
+        return Response(error_body(413, "too_large", message), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response(error_body(400, "too_many_fields", str(exc)), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(fields)
