@@ -238,6 +238,7 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("THROTTLE_ANON", "120/min"),
         "user": os.environ.get("THROTTLE_USER", "2000/min"),
         "otp": os.environ.get("THROTTLE_OTP", "10/hour"),
+        "token": os.environ.get("THROTTLE_TOKEN", "30/hour"),
         "integration": os.environ.get("THROTTLE_INTEGRATION", "600/min"),
         "uploads": os.environ.get("THROTTLE_UPLOADS", "60/min"),
     },
@@ -265,6 +266,11 @@ BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
 SMS_SENDER = os.environ.get("SMS_SENDER", "kernel.sms.ConsoleSender")
 OTP_TTL_SECONDS = int(os.environ.get("OTP_TTL_SECONDS", "300"))
 OTP_MAX_ATTEMPTS = 5
+# API tokens (apps; staff sign in with a password, residents with a one-time code) expire after this
+# many seconds; a request with an expired token gets 401. Staff accounts lock after repeated failures.
+TOKEN_TTL = int(os.environ.get("TOKEN_TTL", str(30 * 24 * 3600)))
+SIGNIN_MAX_FAILURES = int(os.environ.get("SIGNIN_MAX_FAILURES", "5"))
+SIGNIN_LOCK_SECONDS = int(os.environ.get("SIGNIN_LOCK_SECONDS", str(15 * 60)))
 
 # --- logging: structured, with the tenant on every line -------------------------------------------
 LOGGING = {
