@@ -280,7 +280,7 @@ class RuleSerializer(serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="PointsRuleVersion")
 class RuleVersionSerializer(RuleSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta(RuleSerializer.Meta):
         fields = [*RuleSerializer.Meta.fields, "is_current", "created_at", "created_by", "note"]
@@ -429,8 +429,8 @@ class LedgerEntrySerializer(serializers.Serializer):
     rule_version = serializers.IntegerField(source="rule_version.version")
     source_kind = enum_field(SourceKind.choices)
     source_id = serializers.IntegerField(allow_null=True)
-    posted_by = serializers.CharField(source="posted_by.username", default=None, help_text="empty: the platform")
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    posted_by = serializers.CharField(source="posted_by.username", default=None, allow_null=True, help_text="empty: the platform")
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True)
     reverses = serializers.IntegerField(source="reverses_id", allow_null=True)
     reversed = serializers.SerializerMethodField()
 
@@ -562,10 +562,10 @@ class ProposalSerializer(serializers.Serializer):
     rule_name = serializers.CharField(source="rule_version.name_zh")
     rule_version = serializers.IntegerField(source="rule_version.version", help_text="in force when proposed")
     resident = serializers.IntegerField(source="resident_id", allow_null=True)
-    resident_name = serializers.CharField(source="resident.name", default=None)
+    resident_name = serializers.CharField(source="resident.name", default=None, allow_null=True)
     batch = serializers.IntegerField(source="batch_id", allow_null=True)
-    batch_title = serializers.CharField(source="batch.title", default=None)
-    batch_targets = serializers.IntegerField(source="batch.target_count", default=None)
+    batch_title = serializers.CharField(source="batch.title", default=None, allow_null=True)
+    batch_targets = serializers.IntegerField(source="batch.target_count", default=None, allow_null=True)
     points = serializers.IntegerField(help_text="signed, per resident")
     occurred_on = serializers.DateField()
     reason = serializers.CharField()
@@ -575,7 +575,7 @@ class ProposalSerializer(serializers.Serializer):
     source_id = serializers.IntegerField(allow_null=True)
     quorum = serializers.IntegerField(help_text="approvals needed")
     approvals = serializers.SerializerMethodField()
-    proposed_by = serializers.CharField(source="proposed_by.username", default=None,
+    proposed_by = serializers.CharField(source="proposed_by.username", default=None, allow_null=True,
                                         help_text="empty: the platform (automatic rule)")
     proposed_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
@@ -879,8 +879,8 @@ class BatchSerializer(serializers.Serializer):
     target_count = serializers.IntegerField()
     unknown_count = serializers.IntegerField()
     error = serializers.CharField()
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)

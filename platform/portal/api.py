@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.utils import html
 from rest_framework.views import APIView
 
 from accounts.services import (
@@ -346,8 +347,18 @@ class ModuleConfigRestoreView(APIView):
 
 # --- settings: branding -----------------------------------------------------------------------------
 
+class GivenTextField(serializers.CharField):
+    """Optional, but when sent it is a value: a form's empty ``title_zh=`` is refused as blank (DRF reads
+    an optional form field's "" as "not given", so it was taken with 200 and quietly ignored)."""
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and self.field_name in dictionary and dictionary[self.field_name] == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class BrandingSerializer(serializers.Serializer):
-    title_zh = serializers.CharField(max_length=80, required=False)
+    title_zh = GivenTextField(max_length=80, required=False)
     title_en = serializers.CharField(max_length=80, required=False, allow_blank=True)
     primary_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False,
                                            error_messages={"invalid": "Use a colour like #1f6feb."})
