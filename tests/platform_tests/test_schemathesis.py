@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, Phase, given, settings
 from rest_framework.authtoken.models import Token
+from schemathesis import checks
 
 from tests.conftest import TEST_DISTRICTS, admin_of, host, make_user
 
