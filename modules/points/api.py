@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kernel.errors import DomainError
+from kernel.filters import query_bool, query_choice, query_int
 from kernel.permissions import HasRole, in_scope
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import roles_of
@@ -83,14 +84,7 @@ def values_field(choices, help_text: str = "", **kwargs) -> serializers.CharFiel
 
 
 def _int(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DomainError(_("%(name)s must be a whole number.") % {"name": name}, fields={name: [_("Not a number.")]})
-    return max(low, min(high, value))
+    return query_int(request, name, default, low, high)  # out of range is 400, not quietly clamped
 
 
 def _resident(pk) -> Resident:
@@ -236,18 +230,18 @@ class Me(APIView):
     its rule, reason, evidence, source and approver."""
 
     permission_classes = [IsAuthenticated]
+    error_statuses = [404]  # not a registered resident
 
     @extend_schema(responses={200: MeSerializer},
-                   parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+                   parameters=[OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": 100_000}),
+                               OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
                                OpenApiParameter("kind", enum=BalanceKind.values)])
     def get(self, request):
         resident = services.resident_of(request.user)
         if resident is None:
             raise DomainError(_("Your account is not linked to a registered resident yet: bind your household first."),
                               code="no_resident", status=404)
-        kind = request.query_params.get("kind") or None
-        if kind and kind not in BalanceKind.values:
-            raise DomainError(_("kind is civic or material."), fields={"kind": [_("Unknown.")]})
+        kind = query_choice(request, "kind", BalanceKind.values)
         page = _int(request, "page", 1, 1, 100_000)
         size = _int(request, "page_size", 20, 1, 200)
         s = selectors.summary(resident, limit=size, offset=(page - 1) * size, kind=kind)
@@ -363,8 +357,8 @@ class Rules(generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        qs = selectors.rules_in_force(include_all=params.get("all") in ("1", "true"))
-        if params.get("direction"):
+        qs = selectors.rules_in_force(include_all=query_bool(self.request, "all"))
+        if query_choice(self.request, "direction", Direction.values):
             qs = qs.filter(direction=params["direction"])
         if params.get("category"):
             qs = qs.filter(category=params["category"])
@@ -1041,7 +1035,8 @@ class Ranking(APIView):
 
     @extend_schema(responses={200: inline_serializer("PointsRankingList", {
                        "results": RankingSerializer(many=True)})},
-                   parameters=[OpenApiParameter("community"), OpenApiParameter("limit", int)])
+                   parameters=[OpenApiParameter("community"),
+                               OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200})])
     def get(self, request):
         rows = selectors.compound_ranking(limit=_int(request, "limit", 20, 1, 200),
                                           community=request.query_params.get("community") or None)

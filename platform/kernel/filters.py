@@ -41,3 +41,39 @@ class StrictOrderingFilter(OrderingFilter):
             raise exceptions.ValidationError({self.ordering_param: [
                 _("Sort by one of: %(fields)s.") % {"fields": ", ".join(allowed) or "-"}]})
         return valid
+
+
+def query_bool(request, name: str, default: bool = False) -> bool:
+    """A true/false query parameter read by hand: true/false/1/0 (any case); empty or absent is
+    ``default``; anything else is 400 naming the parameter."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() not in BOOLEAN_WORDS:
+        raise exceptions.ValidationError({name: [_("Use true or false.")]})
+    return raw.lower() in ("true", "1")
+
+
+def query_int(request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter read by hand, from ``low`` to ``high``; empty or absent is
+    ``default``; anything else is 400 naming the parameter and the range."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    text = raw.strip()
+    value = int(text) if text.isascii() and text.lstrip("-").isdigit() and text.count("-") <= 1 else None
+    if value is None or not low <= value <= high:
+        raise exceptions.ValidationError({name: [_("A whole number from %(low)d to %(high)d.") % {
+            "low": low, "high": high}]})
+    return value
+
+
+def query_choice(request, name: str, choices, default: str | None = None) -> str | None:
+    """One of ``choices`` read by hand; empty or absent is ``default``; anything else is 400."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    allowed = [str(c) for c in choices]
+    if raw not in allowed:
+        raise exceptions.ValidationError({name: [_("One of: %(values)s.") % {"values": ", ".join(allowed)}]})
+    return raw

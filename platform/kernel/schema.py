@@ -144,6 +144,9 @@ class AutoSchema(SpectacularAutoSchema):
             codes += ["413", "415"]
         if view.get_throttles():
             codes.append("429")
+        # What the rules above can't see, declared on the view: e.g. 404 when the body names something
+        # that doesn't exist, or when the caller isn't a registered resident yet.
+        codes += [str(c) for c in getattr(view, "error_statuses", ()) if str(c) not in codes]
         return codes
 
     def get_operation(self, *args, **kwargs):
