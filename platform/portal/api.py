@@ -2,6 +2,8 @@
 settings (modules, module configuration with versions, branding, users and roles)."""
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib.auth import get_user_model, login, logout
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
@@ -57,11 +59,17 @@ class VerifySerializer(PhoneSerializer):
     token = serializers.BooleanField(default=False, help_text="Also return an API token (apps)")
 
 
+def _digest(request, name: str) -> str:
+    """A throttle key part from what the caller typed: hashed whole, so any bytes make a valid cache key."""
+    value = request.data.get(name, "") if hasattr(request, "data") and hasattr(request.data, "get") else ""
+    return hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class OtpThrottle(CountingThrottle, SimpleRateThrottle):
     scope = "otp"
 
     def get_cache_key(self, request, view):
-        phone = str(request.data.get("phone", ""))[:32] if hasattr(request, "data") else ""
+        phone = _digest(request, "phone")
         return self.cache_format % {"scope": self.scope, "ident": f"{self.get_ident(request)}:{phone}"}
 
 
@@ -153,8 +161,8 @@ class TokenThrottle(CountingThrottle, SimpleRateThrottle):
     scope = "token"
 
     def get_cache_key(self, request, view):
-        username = str(request.data.get("username", ""))[:150] if hasattr(request, "data") else ""
-        return self.cache_format % {"scope": self.scope, "ident": f"{self.get_ident(request)}:{username}"}
+        return self.cache_format % {"scope": self.scope,
+                                    "ident": f"{self.get_ident(request)}:{_digest(request, 'username')}"}
 
 
 class TokenSignInView(APIView):
