@@ -133,3 +133,24 @@ def test_residents_see_the_contract_too(kangbashi):
     response = client_for(kangbashi, resident).get("/api/v1/cases/?page_size=null")
     assert response.status_code == 400 and response.json()["error"]["fields"] == {
         "page_size": ["A whole number from 1 to 200."]}
+
+
+@pytest.mark.parametrize("url,param", [
+    ("/api/v1/points/rules/?all=maybe", "all"),
+    ("/api/v1/points/rules/?direction=sideways", "direction"),
+    ("/api/v1/points/ranking/?limit=5000", "limit"),
+    ("/api/v1/points/ranking/?limit=ten", "limit"),
+    ("/api/v1/codes/bindings/?mine=perhaps", "mine"),
+    ("/api/v1/codes/bindings/?status=whatever", "status"),
+])
+def test_hand_read_query_values_are_checked_too(kangbashi, url, param):
+    response = client_for(kangbashi, admin_of(kangbashi)).get(url)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == [param]
+
+
+def test_hand_read_query_values_still_work(kangbashi):
+    client = client_for(kangbashi, admin_of(kangbashi))
+    for url in ("/api/v1/points/rules/?all=true", "/api/v1/points/ranking/?limit=200",
+                "/api/v1/codes/bindings/?mine=1", "/api/v1/codes/bindings/?status=all"):
+        assert client.get(url).status_code == 200, url

@@ -147,3 +147,13 @@ def test_the_resident_app_token_expires_too(kangbashi, settings):
     body = client.post("/api/v1/auth/otp/verify/", {"phone": "13912340000", "code": code, "token": True},
                        format="json").json()
     assert body["token"] and body["expires_at"]
+
+
+def test_throttle_keys_take_any_characters(kangbashi, recwarn):
+    """What the caller typed is hashed into the throttle key: no invalid cache keys from odd input."""
+    client = client_for(kangbashi)
+    client.post("/api/v1/auth/otp/request/", {"phone": "Ü\x99 Òe û"}, format="json")
+    client.post(URL, {"username": "Ü\x99 Òe û" * 40, "password": "x"}, format="json")
+    from django.core.cache import CacheKeyWarning
+
+    assert not [w for w in recwarn if issubclass(w.category, CacheKeyWarning)]
