@@ -129,7 +129,7 @@ class AutoSchema(SpectacularAutoSchema):
         path_params = "{" in self.path
         query_params = any(p.get("in") == "query" for p in operation.get("parameters", []))
         codes = []
-        if body or query_params or path_params or unsafe:
+        if body or query_params or unsafe:  # a write can also break a domain rule (400 by default)
             codes.append("400")
         if authenticators:
             codes.append("401")
