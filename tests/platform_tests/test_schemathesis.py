@@ -40,14 +40,13 @@ EXCLUDED = {
     ("PUT", "/api/v1/settings/modules/"),
     ("POST", "/api/v1/settings/modules/{key}/enable/"),
     ("POST", "/api/v1/settings/modules/{key}/disable/"),
-    ("PUT", "/api/v1/settings/modules/{key}/config/"),
-    ("POST", "/api/v1/settings/modules/{key}/config/versions/{version}/restore/"),
     # Signing out / revoking the token ends the caller's credentials for the rest of the run.
     ("POST", "/api/v1/auth/logout/"),
     ("POST", "/api/v1/auth/token/revoke/"),
-    # Sends SMS and is rate limited per phone (10/hour): random phones only test the throttle.
-    ("POST", "/api/v1/auth/otp/request/"),
 }
+# No check is switched off for the 5xx causes fixed on other branches (issue 10 items 6-9: oversized
+# bodies, bad UTF-8 in forms, Idempotency-Keys over 64 characters, registry officials' ``active``, JSON
+# nested 100,000 deep): the examples here are small, well-formed JSON, so none of them was met.
 
 
 @pytest.fixture(params=[(d, c) for d in DISTRICTS for c in CALLERS], ids=lambda p: f"{p[0]}-{p[1]}")
