@@ -48,9 +48,9 @@ class CaseSerializer(serializers.Serializer):
     title = serializers.CharField()
     description = serializers.CharField()
     status = serializers.CharField()
-    street = serializers.CharField(source="street.code", default=None)
-    community = serializers.CharField(source="community.code", default=None)
-    grid = serializers.CharField(source="grid.code", default=None)
+    street = serializers.CharField(source="street.code", default=None, allow_null=True)
+    community = serializers.CharField(source="community.code", default=None, allow_null=True)
+    grid = serializers.CharField(source="grid.code", default=None, allow_null=True)
     household = serializers.IntegerField(source="household_id", allow_null=True)
     compound = serializers.IntegerField(source="compound_id", allow_null=True)
     merchant = serializers.IntegerField(source="merchant_id", allow_null=True)
@@ -61,10 +61,10 @@ class CaseSerializer(serializers.Serializer):
     reporter_contact = serializers.CharField(source="reporter_contact_masked")
     external_id = serializers.CharField()
     assign_mode = serializers.CharField()
-    assignee = serializers.CharField(source="assignee.username", default=None)
+    assignee = serializers.CharField(source="assignee.username", default=None, allow_null=True)
     responsible_kind = serializers.CharField()
     responsible_code = serializers.CharField()
-    rlist_version = serializers.IntegerField(source="rlist.version", default=None)
+    rlist_version = serializers.IntegerField(source="rlist.version", default=None, allow_null=True)
     submitted_at = serializers.DateTimeField()
     response_due = serializers.DateTimeField()
     resolution_due = serializers.DateTimeField()
@@ -73,8 +73,8 @@ class CaseSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     escalation_level = serializers.IntegerField()
     owner_level = serializers.SerializerMethodField()
-    parent = serializers.CharField(source="parent.ref", default=None)
-    follow_up_of = serializers.CharField(source="follow_up_of.ref", default=None)
+    parent = serializers.CharField(source="parent.ref", default=None, allow_null=True)
+    follow_up_of = serializers.CharField(source="follow_up_of.ref", default=None, allow_null=True)
     reject_reason = serializers.CharField()
     rating = serializers.IntegerField(allow_null=True)
     result = serializers.CharField()
@@ -86,7 +86,7 @@ class CaseSerializer(serializers.Serializer):
 
 class EventSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     kind = serializers.CharField()
     from_status = serializers.CharField()
     to_status = serializers.CharField()
@@ -289,10 +289,15 @@ class CaseAction(APIView):
         return Response(CaseDetailSerializer(case, context={"request": request}).data)
 
 
+class DuplicateSerializer(CaseSerializer):
+    similarity = serializers.FloatField(help_text="0 to 1: how alike the two reports are")
+
+
 class Duplicates(APIView):
     """Cases that may be the same problem (any channel), for the handler to link."""
 
-    @extend_schema(responses={200: CaseSerializer(many=True)})
+    @extend_schema(responses={200: inline_serializer("DuplicateCandidates", {
+        "results": DuplicateSerializer(many=True)})})
     def get(self, request, pk: int):
         case = get_object_or_404(selectors.cases_for(request.user), pk=pk)
         if not (case.assignee_id == request.user.pk or services.supervises(request.user, case)):

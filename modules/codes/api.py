@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kernel.errors import DomainError
+from kernel.filters import query_bool, query_choice
 from kernel.permissions import HasRole, has_role
 from kernel.roles import STAFF_ROLES
 from modules.codes import selectors, services
@@ -235,12 +236,14 @@ class BindingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return has_role(self.request.user, *selectors.DECIDERS)
 
     def get_queryset(self):
-        if self._staff() and self.request.query_params.get("mine") != "1":
-            wanted = self.request.query_params.get("status", BindingRequest.Status.PENDING)
+        if self._staff() and not query_bool(self.request, "mine"):
+            wanted = query_choice(self.request, "status", [*BindingRequest.Status.values, "all"],
+                                  BindingRequest.Status.PENDING)
             return selectors.bindings_for(self.request.user, status=None if wanted == "all" else wanted)
         return selectors.own_bindings(self.request.user)
 
-    @extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("mine", str)])
+    @extend_schema(parameters=[OpenApiParameter("status", enum=[*BindingRequest.Status.values, "all"]),
+                               OpenApiParameter("mine", bool)])
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 
 from kernel import idempotency
 from kernel.errors import DomainError
+from kernel.filters import query_bool, query_choice, query_int
 from kernel.permissions import HasRole, in_scope
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import roles_of
@@ -81,14 +82,7 @@ def values_field(choices, help_text: str = "", **kwargs) -> serializers.CharFiel
 
 
 def _int(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DomainError(_("%(name)s must be a whole number.") % {"name": name}, fields={name: [_("Not a number.")]})
-    return max(low, min(high, value))
+    return query_int(request, name, default, low, high)  # out of range is 400, not quietly clamped
 
 
 def _resident(pk) -> Resident:
@@ -234,18 +228,18 @@ class Me(APIView):
     its rule, reason, evidence, source and approver."""
 
     permission_classes = [IsAuthenticated]
+    error_statuses = [404]  # not a registered resident
 
     @extend_schema(responses={200: MeSerializer},
-                   parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+                   parameters=[OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": 100_000}),
+                               OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
                                OpenApiParameter("kind", enum=BalanceKind.values)])
     def get(self, request):
         resident = services.resident_of(request.user)
         if resident is None:
             raise DomainError(_("Your account is not linked to a registered resident yet: bind your household first."),
                               code="no_resident", status=404)
-        kind = request.query_params.get("kind") or None
-        if kind and kind not in BalanceKind.values:
-            raise DomainError(_("kind is civic or material."), fields={"kind": [_("Unknown.")]})
+        kind = query_choice(request, "kind", BalanceKind.values)
         page = _int(request, "page", 1, 1, 100_000)
         size = _int(request, "page_size", 20, 1, 200)
         s = selectors.summary(resident, limit=size, offset=(page - 1) * size, kind=kind)
@@ -278,7 +272,7 @@ class RuleSerializer(serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="PointsRuleVersion")
 class RuleVersionSerializer(RuleSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta(RuleSerializer.Meta):
         fields = [*RuleSerializer.Meta.fields, "is_current", "created_at", "created_by", "note"]
@@ -361,8 +355,8 @@ class Rules(generics.ListAPIView):
 
     def get_queryset(self):
         params = self.request.query_params
-        qs = selectors.rules_in_force(include_all=params.get("all") in ("1", "true"))
-        if params.get("direction"):
+        qs = selectors.rules_in_force(include_all=query_bool(self.request, "all"))
+        if query_choice(self.request, "direction", Direction.values):
             qs = qs.filter(direction=params["direction"])
         if params.get("category"):
             qs = qs.filter(category=params["category"])
@@ -427,8 +421,8 @@ class LedgerEntrySerializer(serializers.Serializer):
     rule_version = serializers.IntegerField(source="rule_version.version")
     source_kind = enum_field(SourceKind.choices)
     source_id = serializers.IntegerField(allow_null=True)
-    posted_by = serializers.CharField(source="posted_by.username", default=None, help_text="empty: the platform")
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    posted_by = serializers.CharField(source="posted_by.username", default=None, allow_null=True, help_text="empty: the platform")
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True)
     reverses = serializers.IntegerField(source="reverses_id", allow_null=True)
     reversed = serializers.SerializerMethodField()
 
@@ -559,10 +553,10 @@ class ProposalSerializer(serializers.Serializer):
     rule_name = serializers.CharField(source="rule_version.name_zh")
     rule_version = serializers.IntegerField(source="rule_version.version", help_text="in force when proposed")
     resident = serializers.IntegerField(source="resident_id", allow_null=True)
-    resident_name = serializers.CharField(source="resident.name", default=None)
+    resident_name = serializers.CharField(source="resident.name", default=None, allow_null=True)
     batch = serializers.IntegerField(source="batch_id", allow_null=True)
-    batch_title = serializers.CharField(source="batch.title", default=None)
-    batch_targets = serializers.IntegerField(source="batch.target_count", default=None)
+    batch_title = serializers.CharField(source="batch.title", default=None, allow_null=True)
+    batch_targets = serializers.IntegerField(source="batch.target_count", default=None, allow_null=True)
     points = serializers.IntegerField(help_text="signed, per resident")
     occurred_on = serializers.DateField()
     reason = serializers.CharField()
@@ -572,7 +566,7 @@ class ProposalSerializer(serializers.Serializer):
     source_id = serializers.IntegerField(allow_null=True)
     quorum = serializers.IntegerField(help_text="approvals needed")
     approvals = serializers.SerializerMethodField()
-    proposed_by = serializers.CharField(source="proposed_by.username", default=None,
+    proposed_by = serializers.CharField(source="proposed_by.username", default=None, allow_null=True,
                                         help_text="empty: the platform (automatic rule)")
     proposed_at = serializers.DateTimeField()
     decided_at = serializers.DateTimeField(allow_null=True)
@@ -876,8 +870,8 @@ class BatchSerializer(serializers.Serializer):
     target_count = serializers.IntegerField()
     unknown_count = serializers.IntegerField()
     error = serializers.CharField()
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -1040,7 +1034,8 @@ class Ranking(APIView):
 
     @extend_schema(responses={200: inline_serializer("PointsRankingList", {
                        "results": RankingSerializer(many=True)})},
-                   parameters=[OpenApiParameter("community"), OpenApiParameter("limit", int)])
+                   parameters=[OpenApiParameter("community"),
+                               OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200})])
     def get(self, request):
         rows = selectors.compound_ranking(limit=_int(request, "limit", 20, 1, 200),
                                           community=request.query_params.get("community") or None)

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from kernel import idempotency
 from kernel.api import AnonThrottle, UserThrottle
 from kernel.errors import DomainError
+from kernel.filters import query_bool
 from kernel.permissions import HasRole
 from kernel.roles import Role
 from modules.points import benefits as services
@@ -172,6 +173,7 @@ class MyBenefits(generics.GenericAPIView):
     permission_classes = [IsAuthenticated]
     serializer_class = MyBenefitSerializer
     filter_backends: list = []
+    error_statuses = [404]  # not a registered resident; an unknown provider
 
     @extend_schema(responses={200: MyBenefitSerializer(many=True)},
                    parameters=[OpenApiParameter("unlocked", bool, description="only those unlocked now")])
@@ -181,7 +183,8 @@ class MyBenefits(generics.GenericAPIView):
             raise DomainError(_("Your account is not linked to a registered resident yet: bind your household first."),
                               code="no_resident", status=404)
         data = sel.benefits_for(resident)
-        rows = [r for r in data.rows if r.unlocked or request.query_params.get("unlocked") not in ("1", "true")]
+        only_unlocked = query_bool(request, "unlocked")
+        rows = [r for r in data.rows if r.unlocked or not only_unlocked]
         page = self.paginate_queryset(rows)
         response = self.get_paginated_response([_row(r) for r in page])
         response.data["tier"] = _tier(data.tier)
@@ -265,6 +268,7 @@ class Uses(APIView):
     benefit) was recorded before. 409 ``tier_too_low`` / ``limit_reached`` / ``benefit_unavailable``."""
 
     permission_classes = [IsAuthenticated]
+    error_statuses = [404]  # an unknown benefit
 
     @extend_schema(request=UseInput, parameters=[idempotency.openapi_parameter("The same as idempotency_key.")],
                    responses={201: UseOutput, 200: UseOutput})

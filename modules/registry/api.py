@@ -270,6 +270,7 @@ class MyDataView(APIView):
     """A resident sees and corrects their own registered data."""
 
     permission_classes = [IsAuthenticated]
+    error_statuses = [404]  # not bound to a household yet
 
     def _resident(self, request) -> Resident:
         resident = Resident.objects.filter(user=request.user).first()

@@ -49,3 +49,17 @@ class OneTimeCode(models.Model):
 
     def __str__(self) -> str:
         return f"one-time code {self.pk} ({'used' if self.used_at else 'open'})"
+
+
+class SignInLock(models.Model):
+    """Failed password sign-ins of one account, counted in the database (not only the cache), so a
+    cache outage can't lift a lockout. After ``SIGNIN_MAX_FAILURES`` failures the account is locked
+    until ``locked_until``; a successful sign-in clears the count."""
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="sign_in_lock")
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sign-in lock of user {self.user_id} ({self.failures} failures)"

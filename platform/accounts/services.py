@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -136,3 +136,104 @@ def create_user(*, actor, username: str, password: str | None = None, display_na
         audit.record(actor=actor, action="user.create", target=user,
                      after={"username": username, "is_staff": is_staff, "is_superuser": is_superuser})
     return user
+
+
+# --- API tokens: password sign-in for staff, expiry, revocation ------------------------------------
+
+@dataclass
+class IssuedToken:
+    key: str
+    expires_at: object  # datetime
+
+
+def token_expires_at(token):
+    return token.created + timedelta(seconds=settings.TOKEN_TTL)
+
+
+def issue_token(*, user) -> IssuedToken:
+    """The user's API token: the one they have while it is valid, else a new one (the expired one is
+    deleted). One token per user: revoking it signs every app of that user out."""
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        token = Token.objects.select_for_update().filter(user=user).first()
+        if token is not None and token_expires_at(token) <= timezone.now():
+            token.delete()
+            token = None
+        if token is None:
+            token = Token.objects.create(user=user)
+    return IssuedToken(key=token.key, expires_at=token_expires_at(token))
+
+
+def _is_staff_here(user) -> bool:
+    from kernel.roles import STAFF_ROLES
+
+    staff = set(STAFF_ROLES)
+    return RoleAssignment.objects.filter(user=user, role__in=staff).exists()
+
+
+def _lock_message(until) -> str:
+    return _("Too many failed sign-ins. This account is locked until %(at)s; try again then.") % {
+        "at": until.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def password_sign_in(*, username: str, password: str) -> tuple[object, IssuedToken]:
+    """Sign a staff member in with username and password and issue their API token.
+
+    Wrong passwords are counted per account in the database: after ``SIGNIN_MAX_FAILURES`` the account
+    is locked for ``SIGNIN_LOCK_SECONDS`` (the message says until when). Residents (no staff role) use
+    the one-time code instead. Every failure, lock and success is audited."""
+    from .models import SignInLock
+
+    User = get_user_model()
+    now = timezone.now()
+    wrong = AuthError(_("Wrong username or password."), "signin_failed", status=400)
+    error: AuthError | None = None
+    with transaction.atomic():
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            User().set_password(password)  # the same work as a wrong password: no telling who exists
+            raise wrong
+        lock, _created = SignInLock.objects.select_for_update().get_or_create(user=user)
+        if lock.locked_until and lock.locked_until > now:
+            audit.record(actor=None, action="auth.password_locked_attempt", target=user,
+                         after={"locked_until": lock.locked_until.isoformat()})
+            error = AuthError(_lock_message(lock.locked_until), "signin_locked", status=429)
+            error.retry_at = lock.locked_until
+        elif not user.is_active or not user.check_password(password):
+            if lock.locked_until:  # an old lock ran out: count afresh
+                lock.failures, lock.locked_until = 0, None
+            lock.failures += 1
+            lock.last_failure_at = now
+            after = {"failures": lock.failures}
+            if lock.failures >= settings.SIGNIN_MAX_FAILURES:
+                lock.locked_until = now + timedelta(seconds=settings.SIGNIN_LOCK_SECONDS)
+                after["locked_until"] = lock.locked_until.isoformat()
+                error = AuthError(_lock_message(lock.locked_until), "signin_locked", status=429)
+                error.retry_at = lock.locked_until
+            else:
+                error = wrong
+            lock.save()  # committed: failures count even though the sign-in is refused
+            audit.record(actor=None, action="auth.password_failed", target=user, after=after)
+        elif not _is_staff_here(user):
+            error = AuthError(_("Password sign-in is for staff of this district. Residents sign in with a "
+                                "one-time code sent to their phone."), "signin_not_staff", status=403)
+        else:
+            if lock.failures or lock.locked_until:
+                lock.failures, lock.locked_until = 0, None
+                lock.save()
+            issued = issue_token(user=user)
+            audit.record(actor=user, action="auth.password_sign_in", target=user,
+                         after={"expires_at": issued.expires_at.isoformat()})
+            return user, issued
+    raise error
+
+
+def revoke_tokens(*, actor, user) -> int:
+    """Revoke the user's API token(s); every app signed in with it gets 401 from now on."""
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        count, _detail = Token.objects.filter(user=user).delete()
+        audit.record(actor=actor, action="auth.token_revoked", target=user, after={"revoked": count})
+    return count

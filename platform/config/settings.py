@@ -260,18 +260,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "kernel.filters.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "kernel.filters.StrictOrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["kernel.api.AnonThrottle", "kernel.api.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("THROTTLE_ANON", "120/min"),
         "user": os.environ.get("THROTTLE_USER", "2000/min"),
         "otp": os.environ.get("THROTTLE_OTP", "10/hour"),
+        "token": os.environ.get("THROTTLE_TOKEN", "30/hour"),
         "integration": os.environ.get("THROTTLE_INTEGRATION", "600/min"),
         "uploads": os.environ.get("THROTTLE_UPLOADS", "60/min"),
     },
     "EXCEPTION_HANDLER": "kernel.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "kernel.schema.AutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -281,6 +282,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["modules.schema.drop_disabled_modules"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kernel.schema.add_error_component"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Fields named "kind" in several modules: name their enums apart.
     "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
@@ -294,6 +296,11 @@ BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
 SMS_SENDER = os.environ.get("SMS_SENDER", "kernel.sms.ConsoleSender")
 OTP_TTL_SECONDS = int(os.environ.get("OTP_TTL_SECONDS", "300"))
 OTP_MAX_ATTEMPTS = 5
+# API tokens (apps; staff sign in with a password, residents with a one-time code) expire after this
+# many seconds; a request with an expired token gets 401. Staff accounts lock after repeated failures.
+TOKEN_TTL = int(os.environ.get("TOKEN_TTL", str(30 * 24 * 3600)))
+SIGNIN_MAX_FAILURES = int(os.environ.get("SIGNIN_MAX_FAILURES", "5"))
+SIGNIN_LOCK_SECONDS = int(os.environ.get("SIGNIN_LOCK_SECONDS", str(15 * 60)))
 
 # --- outbound calls (kernel/netguard.py) ------------------------------------------------------------
 # Webhooks never go to loopback, private, link-local or metadata addresses; an on-prem receiver on a

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyF
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -19,8 +20,43 @@ log = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
+    """Page numbers, strictly: ``page`` and ``page_size`` are whole numbers from 1 (``page_size`` up to
+    ``max_page_size``), else 400 naming the parameter; an empty value counts as not given. ``page=last``
+    is the last page; a page past the end is 404."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def _whole_number(self, request, name: str, maximum: int | None = None) -> int | None:
+        raw = request.query_params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            value = int(raw) if raw.strip().isascii() and raw.strip().lstrip("+").isdigit() else 0
+        except ValueError:
+            value = 0
+        if value < 1 or (maximum is not None and value > maximum):
+            message = (_("A whole number from 1 to %(max)d.") % {"max": maximum} if maximum is not None
+                       else _("A whole number from 1."))
+            raise exceptions.ValidationError({name: [message]})
+        return value
+
+    def get_page_size(self, request):
+        return self._whole_number(request, self.page_size_query_param, self.max_page_size) or self.page_size
+
+    def get_page_number(self, request, paginator):
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return paginator.num_pages
+        return self._whole_number(request, self.page_query_param) or 1
+
+    def get_schema_operation_parameters(self, view):
+        params = super().get_schema_operation_parameters(view)
+        for param in params:
+            if param["name"] == self.page_size_query_param:
+                param["schema"].update(minimum=1, maximum=self.max_page_size)
+            elif param["name"] == self.page_query_param:
+                param["schema"].update(minimum=1)
+        return params
 
 
 class CountingThrottle:

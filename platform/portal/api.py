@@ -2,6 +2,8 @@
 settings (modules, module configuration with versions, branding, users and roles)."""
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib.auth import get_user_model, login, logout
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
@@ -12,10 +14,19 @@ from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.utils import html
 from rest_framework.views import APIView
 
-from accounts.services import AuthError, create_user, request_code, verify_code
-from kernel.api import CountingThrottle
+from accounts.services import (
+    AuthError,
+    create_user,
+    issue_token,
+    password_sign_in,
+    request_code,
+    revoke_tokens,
+    verify_code,
+)
+from kernel.api import CountingThrottle, error_body
 from kernel.errors import DomainError
 from kernel.models import AuditEntry, ModuleConfig, RoleAssignment
 from kernel.permissions import HasRole
@@ -48,11 +59,17 @@ class VerifySerializer(PhoneSerializer):
     token = serializers.BooleanField(default=False, help_text="Also return an API token (apps)")
 
 
+def _digest(request, name: str) -> str:
+    """A throttle key part from what the caller typed: hashed whole, so any bytes make a valid cache key."""
+    value = request.data.get(name, "") if hasattr(request, "data") and hasattr(request.data, "get") else ""
+    return hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class OtpThrottle(CountingThrottle, SimpleRateThrottle):
     scope = "otp"
 
     def get_cache_key(self, request, view):
-        phone = str(request.data.get("phone", ""))[:32] if hasattr(request, "data") else ""
+        phone = _digest(request, "phone")
         return self.cache_format % {"scope": self.scope, "ident": f"{self.get_ident(request)}:{phone}"}
 
 
@@ -94,12 +111,21 @@ MeSerializer = inline_serializer("Me", {
 })
 
 
+SignedInSerializer = inline_serializer("SignedIn", {
+    "id": serializers.IntegerField(), "username": serializers.CharField(),
+    "display_name": serializers.CharField(), "phone": serializers.CharField(),
+    "roles": serializers.ListField(child=serializers.DictField()),
+    "token": serializers.CharField(required=False, help_text="Only when asked for with token=true"),
+    "expires_at": serializers.DateTimeField(required=False, help_text="When the token expires"),
+})
+
+
 class OtpVerifyView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [OtpThrottle]
     throttle_scope = "otp"
 
-    @extend_schema(request=VerifySerializer, responses={200: MeSerializer}, summary="Sign in with the code")
+    @extend_schema(request=VerifySerializer, responses={200: SignedInSerializer}, summary="Sign in with the code")
     def post(self, request):
         data = VerifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -112,8 +138,63 @@ class OtpVerifyView(APIView):
         login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
         body = me_payload(user)
         if data.validated_data["token"]:
-            body["token"] = Token.objects.get_or_create(user=user)[0].key
+            issued = issue_token(user=user)
+            body["token"], body["expires_at"] = issued.key, issued.expires_at
         return Response(body)
+
+
+# --- password sign-in for staff apps: a bearer token ---------------------------------------------------
+
+class PasswordSignInSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+TokenOut = inline_serializer("IssuedToken", {
+    "token": serializers.CharField(help_text="Send as 'Authorization: Bearer <token>'"),
+    "expires_at": serializers.DateTimeField(help_text="After this the token gets 401; sign in again")})
+
+
+class TokenThrottle(CountingThrottle, SimpleRateThrottle):
+    """Its own budget per caller address and username, apart from the lockout counted per account."""
+
+    scope = "token"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope,
+                                    "ident": f"{self.get_ident(request)}:{_digest(request, 'username')}"}
+
+
+class TokenSignInView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [TokenThrottle]
+
+    @extend_schema(request=PasswordSignInSerializer, responses={200: TokenOut},
+                   summary="Staff: sign in with username and password, get an API token",
+                   description="For staff of this district (residents sign in with a one-time code). "
+                               "Five wrong passwords lock the account for 15 minutes (429 says until when).")
+    def post(self, request):
+        data = PasswordSignInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            _user, issued = password_sign_in(**data.validated_data)
+        except AuthError as exc:
+            headers = {}
+            retry_at = getattr(exc, "retry_at", None)
+            if retry_at is not None:
+                from django.utils import timezone
+
+                headers["Retry-After"] = str(max(1, int((retry_at - timezone.now()).total_seconds()) + 1))
+            return Response(error_body(exc.status, exc.code, str(exc)), status=exc.status, headers=headers)
+        return Response({"token": issued.key, "expires_at": issued.expires_at})
+
+
+class TokenRevokeView(APIView):
+    @extend_schema(request=None, responses={204: None}, summary="Revoke the caller's API token")
+    def post(self, request):
+        revoke_tokens(actor=request.user, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutView(APIView):
@@ -274,8 +355,18 @@ class ModuleConfigRestoreView(APIView):
 
 # --- settings: branding -----------------------------------------------------------------------------
 
+class GivenTextField(serializers.CharField):
+    """Optional, but when sent it is a value: a form's empty ``title_zh=`` is refused as blank (DRF reads
+    an optional form field's "" as "not given", so it was taken with 200 and quietly ignored)."""
+
+    def get_value(self, dictionary):
+        if html.is_html_input(dictionary) and self.field_name in dictionary and dictionary[self.field_name] == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class BrandingSerializer(serializers.Serializer):
-    title_zh = serializers.CharField(max_length=80, required=False)
+    title_zh = GivenTextField(max_length=80, required=False)
     title_en = serializers.CharField(max_length=80, required=False, allow_blank=True)
     primary_color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False,
                                            error_messages={"invalid": "Use a colour like #1f6feb."})
@@ -368,6 +459,16 @@ class UserRolesView(APIView):
         data.is_valid(raise_exception=True)
         row = assign_role(actor=request.user, user=user, **data.validated_data)
         return Response(RoleSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class UserTokensRevokeView(APIView):
+    permission_classes = [AdminOnly]
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke a user's API tokens (signs their apps out)")
+    def post(self, request, user_id: int):
+        user = get_object_or_404(get_user_model(), pk=user_id)
+        revoke_tokens(actor=request.user, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class UserRoleDetailView(APIView):

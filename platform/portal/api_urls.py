@@ -5,6 +5,8 @@ from portal import api
 urlpatterns = [
     path("auth/otp/request/", api.OtpRequestView.as_view(), name="otp-request"),
     path("auth/otp/verify/", api.OtpVerifyView.as_view(), name="otp-verify"),
+    path("auth/token/", api.TokenSignInView.as_view(), name="token"),
+    path("auth/token/revoke/", api.TokenRevokeView.as_view(), name="token-revoke"),
     path("auth/logout/", api.LogoutView.as_view(), name="logout"),
     path("me/", api.MeView.as_view(), name="me"),
     path("district/", api.DistrictView.as_view(), name="district"),
@@ -19,6 +21,8 @@ urlpatterns = [
     path("settings/branding/", api.BrandingView.as_view(), name="branding"),
     path("settings/users/", api.UserListView.as_view(), name="users"),
     path("settings/users/<int:user_id>/roles/", api.UserRolesView.as_view(), name="user-roles"),
+    path("settings/users/<int:user_id>/tokens/revoke/", api.UserTokensRevokeView.as_view(),
+         name="user-tokens-revoke"),
     path("settings/users/<int:user_id>/roles/<int:role_id>/", api.UserRoleDetailView.as_view(), name="user-role"),
     path("settings/audit/", api.AuditListView.as_view(), name="audit"),
 ]

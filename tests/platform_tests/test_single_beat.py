@@ -22,7 +22,7 @@ def start_beat(name: str) -> tuple[subprocess.Popen, object]:
     for leftover in settings.RUN_DIR.glob(f"beat-{name}-schedule*"):
         leftover.unlink()
     log = open(settings.RUN_DIR / f"beat-{name}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "platform_tests" / "beat_for_test.py"), "beat",
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "platform_tests" / "single_beat_process.py"), "beat",
                              "--loglevel=INFO", "-s", str(schedule)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     return proc, log

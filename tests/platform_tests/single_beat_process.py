@@ -2,7 +2,7 @@
 schedule: one task every half second into the queue BEAT_TEST_QUEUE, which no worker reads. Each task
 it sends is printed as ``[sent] <task>``, so a test counts what each beat sent.
 
-    python tests/platform_tests/beat_for_test.py beat -s <schedule file> …
+    python tests/platform_tests/single_beat_process.py beat -s <schedule file> …
 """
 import os
 import sys
