@@ -2,8 +2,6 @@
 outage (Redis killed by pid) and, once Redis is back on the same port, delivers the event written
 while it was down (the outbox row waited; the periodic sweep sends the relay)."""
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,45 +17,31 @@ from kernel.models import OutboxEvent
 from modules.notices.models import Notice
 from modules.notices.services import publish_notice
 from tests.conftest import ROOT, _test_database_url, admin_of, wait_for
+from tests.redis_server import REDIS_SERVER, Redis
 
 OUTAGE_SECONDS = 60
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("redis-server did not start")
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 
 
 @contextmanager
 def sending_to(url: str):
-    """This process's Celery app sends to ``url`` (the test's own Redis) inside the block."""
+    """This process's Celery app sends to ``url`` (the test's own Redis) inside the block. kombu keeps
+    its producer pools in a registry of its own, keyed by connection: it is emptied (and the pools
+    closed) on the way in and out, so a second block never gets the first one's closed pool, and the
+    app makes fresh pools for its own broker afterwards."""
+    from kombu import pools
+
     from config.celery import app
 
-    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    saved = app.conf.broker_url
+    pools.reset()
     app.conf.broker_url, app._pool, app.amqp._producer_pool = url, None, None
     try:
         yield app
     finally:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved
+        pools.reset()
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved, None, None
 
 
 @pytest.mark.worker
@@ -66,9 +50,9 @@ def test_the_worker_outlives_a_60_s_broker_outage_and_delivers_what_waited(djang
     from tenants.models import District
 
     monkeypatch.setattr(events, "_broker_down_until", 0.0)  # the failed kick's back-off stays in this test
-    port = free_port()
-    broker = f"redis://127.0.0.1:{port}/0"
-    redis = start_redis(port)
+    redis = Redis()
+    redis.start()
+    port, broker = redis.port, redis.url
     log_path = settings.RUN_DIR / "outage-worker.log"
     with django_db_blocker.unblock():
         env = {**os.environ, "DATABASE_URL": _test_database_url(), "MASHANG_TESTING": "1",
@@ -85,7 +69,6 @@ def test_the_worker_outlives_a_60_s_broker_outage_and_delivers_what_waited(djang
             assert wait_for(lambda: "ready." in log_path.read_text(errors="replace") or worker.poll() is not None,
                             timeout=60) and worker.poll() is None, log_path.read_text()
             redis.kill()
-            redis.wait()
             outage_ends = time.time() + OUTAGE_SECONDS
             connection.set_schema_to_public()
             district = District.objects.get(slug="worker")
@@ -95,7 +78,7 @@ def test_the_worker_outlives_a_60_s_broker_outage_and_delivers_what_waited(djang
                 assert OutboxEvent.objects.get(payload__notice_id=notice.pk).delivered_at is None
             time.sleep(max(0.0, outage_ends - time.time()))
             assert worker.poll() is None, "the worker gave up during the outage:\n" + log_path.read_text()
-            redis = start_redis(port)
+            redis.start()  # the same port
             with sending_to(broker):
                 connection.set_schema_to_public()
                 relay_all_districts.apply_async(headers={"_schema_name": "public"})  # the beat's sweep
@@ -115,4 +98,3 @@ def test_the_worker_outlives_a_60_s_broker_outage_and_delivers_what_waited(djang
                 worker.kill()
             log.close()
             redis.kill()
-            redis.wait()

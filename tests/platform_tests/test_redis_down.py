@@ -12,14 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from contextlib import closing
 
 import pytest
 import requests
@@ -28,62 +24,10 @@ from django.db import connection
 from django_tenants.utils import schema_context, tenant_context
 
 from tests.conftest import ROOT, _test_database_url, host, make_user
+from tests.redis_server import REDIS_SERVER, Redis, free_port
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="needs Debian's redis-server")
 SLUG = "redisdown"
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Redis:
-    """A redis-server of this test alone, on its own port; killed (SIGKILL) and restarted by pid."""
-
-    def __init__(self, workdir):
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.answers():
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def hang(self) -> None:
-        """SIGSTOP: connections stay open (and the kernel still accepts new ones), nothing answers."""
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)  # also ends a stopped one
-        self.proc.wait(10)
-        assert not self.answers()
-
-    def answers(self) -> bool:
-        import redis
-
-        try:
-            return redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
-        except redis.ConnectionError:
-            return False
-
-    def keys(self) -> list[bytes]:
-        import redis
-
-        return list(redis.Redis(port=self.port).scan_iter(count=1000))
 
 
 @pytest.fixture(scope="module")
