@@ -1,10 +1,11 @@
-"""What a list costs (bench/load.py): no COUNT for a first page shorter than a page."""
+"""What a signed-in API call and a list cost (bench/load.py): the bearer token, its user and the user's
+roles in one statement, read afresh on every request; no COUNT for a first page shorter than a page."""
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from tests.conftest import client_for, make_user
+from tests.conftest import admin_of, client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +15,52 @@ def _get(client, url):
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     return response, [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_bearer_call_reads_token_user_and_roles_in_one_statement(kangbashi):
+    user = make_user(kangbashi, "cost_gw", "grid_worker", "grid", "G0101")
+    make_user(kangbashi, "cost_gw", "community_staff", "community", "C01")
+    response, sql = _get(client_for(kangbashi, user, token=True), "/api/v1/me/")
+    assert response.status_code == 200, response.content
+    assert sorted((r["role"], r["scope_kind"], r["scope_code"]) for r in response.json()["roles"]) == [
+        ("community_staff", "community", "C01"), ("grid_worker", "grid", "G0101")]
+    assert len([s for s in sql if "kernel_roleassignment" in s]) == 1
+    assert len([s for s in sql if "authtoken_token" in s]) == 1
+    assert [s for s in sql if "kernel_roleassignment" in s] == [s for s in sql if "authtoken_token" in s]
+
+
+def test_revoked_tokens_deactivated_users_and_removed_roles_count_at_once(kangbashi, dongsheng):
+    from rest_framework.authtoken.models import Token
+
+    from kernel.models import RoleAssignment
+    from kernel.services import revoke_role
+
+    admin = admin_of(kangbashi)
+    user = make_user(kangbashi, "cost_admin", "district_admin")
+    client = client_for(kangbashi, user, token=True)
+    assert client.get("/api/v1/settings/users/").status_code == 200
+    with tenant_context(kangbashi):
+        assignment = RoleAssignment.objects.get(user=user, role="district_admin")
+        revoke_role(actor=admin, assignment=assignment)
+    assert client.get("/api/v1/settings/users/").status_code == 403  # role removed: next request
+    assert client.get("/api/v1/me/").json()["roles"] == []
+
+    with tenant_context(kangbashi):
+        key = Token.objects.get(user=user).key
+    other = client_for(dongsheng)  # the same key on another district's host is nobody there
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert other.get("/api/v1/me/").status_code == 401
+
+    with tenant_context(kangbashi):
+        type(user).objects.filter(pk=user.pk).update(is_active=False)
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401 and "inactive" in response.json()["error"]["message"]
+    with tenant_context(kangbashi):
+        type(user).objects.filter(pk=user.pk).update(is_active=True)
+        Token.objects.filter(user=user).delete()  # sign-out / revocation
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401 and response.json()["error"]["message"] == "Invalid token."
+    assert response["WWW-Authenticate"] == "Bearer"
 
 
 def test_a_first_page_shorter_than_a_page_is_not_counted(kangbashi):
