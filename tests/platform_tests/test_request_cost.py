@@ -1,5 +1,6 @@
-"""What a signed-in API call and a list cost (bench/load.py): the bearer token, its user and the user's
-roles in one statement, read afresh on every request; no COUNT for a first page shorter than a page."""
+"""What a signed-in API call, a list and a throttle cost (bench/load.py): the bearer token, its user and
+the user's roles in one statement, read afresh on every request; no COUNT for a first page shorter
+than a page; one Redis command per throttle count."""
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -83,3 +84,29 @@ def test_a_first_page_shorter_than_a_page_is_not_counted(kangbashi):
     response, sql = _get(client, f"/api/v1/cases/categories/?page_size=1&page={total}")
     assert response.json()["count"] == total and response.json()["next"] is None
     assert client.get("/api/v1/cases/categories/?page=99").status_code == 404
+
+
+def test_a_throttle_counts_with_one_redis_command_and_the_counter_expires(kangbashi, monkeypatch):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from kernel.api import AnonThrottle
+    from kernel.redis_cache import FailOpenRedisCache
+
+    real = caches["default"]
+    if not isinstance(real, RedisCache):
+        pytest.skip("needs Redis (REDIS_URL)")
+
+    def not_this_way(*args, **kwargs):
+        raise AssertionError("a throttle count went through cache.add/incr (two round trips)")
+
+    monkeypatch.setattr(FailOpenRedisCache, "add", not_this_way)
+    monkeypatch.setattr(FailOpenRedisCache, "incr", not_this_way)
+    monkeypatch.setattr(AnonThrottle, "THROTTLE_RATES", {**AnonThrottle.THROTTLE_RATES, "anon": "2/min"})
+    client = client_for(kangbashi)
+    codes = [client.get("/api/v1/district/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    client_redis = real._cache.get_client(write=True)
+    keys = client_redis.keys(f"*:{real.key_prefix}:*throttle_anon_*")  # schema:prefix:version:key
+    assert keys and all(0 < client_redis.ttl(k) <= 61 for k in keys)  # a new counter gets its expiry
+    assert max(int(client_redis.get(k)) for k in keys) == 3
