@@ -3,6 +3,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
+from kernel.cache import cached, forget
 from kernel.permissions import has_role
 from modules.notices import selectors, services
 from modules.notices.models import Notice
@@ -15,6 +16,15 @@ class NoticeSerializer(serializers.ModelSerializer):
                   "audience_size"]
         read_only_fields = ["id", "audience_size"]
         extra_kwargs = {"published_at": {"required": False}, "scope_code": {"required": False}}
+
+
+LIST_KEY = "notices:list"
+LIST_SECONDS = 5
+
+
+def forget_list(**kwargs) -> None:
+    """post_save / post_delete of a Notice (modules.notices.apps): the kept list is dropped."""
+    forget(LIST_KEY)
 
 
 class ReadOrPublisher(BasePermission):
@@ -34,6 +44,25 @@ class NoticeList(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return selectors.published()
+
+    def list(self, request, *args, **kwargs):
+        """The plain list (no filter, order or page asked for) is the same for every caller of a district:
+        kept for a few seconds (kernel.cache, per district), dropped whenever a notice is saved or
+        deleted (``forget_list``). Only a list that fits on one page is kept (no host-specific links);
+        a notice scheduled for later shows up at most LIST_SECONDS late."""
+        if request.query_params:
+            return super().list(request, *args, **kwargs)
+        built = []
+
+        def build():
+            built.append(super(NoticeList, self).list(request, *args, **kwargs))
+            data = built[0].data
+            return dict(data) if data.get("next") is None and data.get("previous") is None else False
+
+        data = cached(LIST_KEY, build, seconds=LIST_SECONDS)
+        if data is False:
+            return built[0] if built else super().list(request, *args, **kwargs)
+        return built[0] if built else Response(data)
 
     @extend_schema(summary="Publish a notice")
     def post(self, request):

@@ -110,3 +110,29 @@ def test_a_throttle_counts_with_one_redis_command_and_the_counter_expires(kangba
     keys = client_redis.keys(f"*:{real.key_prefix}:*throttle_anon_*")  # schema:prefix:version:key
     assert keys and all(0 < client_redis.ttl(k) <= 61 for k in keys)  # a new counter gets its expiry
     assert max(int(client_redis.get(k)) for k in keys) == 3
+
+
+def test_the_notice_list_is_kept_per_district_and_dropped_on_every_change(kangbashi, laixi):
+    from modules.notices.models import Notice
+
+    admin = client_for(kangbashi, admin_of(kangbashi))
+    anonymous, elsewhere = client_for(kangbashi), client_for(laixi)
+    first, _sql = _get(anonymous, "/api/v1/notices/")
+    again, sql = _get(anonymous, "/api/v1/notices/")
+    assert again.json() == first.json() and not [s for s in sql if "notices_notice" in s]  # kept
+
+    made = admin.post("/api/v1/notices/", {"title": "停水通知 cost", "body": "明天停水", "category": "news"},
+                      format="json")
+    assert made.status_code == 201, made.content
+    titles = [n["title"] for n in anonymous.get("/api/v1/notices/").json()["results"]]
+    assert "停水通知 cost" in titles  # published: seen at once
+    assert "停水通知 cost" not in [n["title"] for n in elsewhere.get("/api/v1/notices/").json()["results"]]
+    assert admin.patch(f"/api/v1/notices/{made.json()['id']}/", {"title": "停气通知 cost"},
+                       format="json").status_code == 200
+    titles = [n["title"] for n in anonymous.get("/api/v1/notices/").json()["results"]]
+    assert "停气通知 cost" in titles and "停水通知 cost" not in titles
+    with tenant_context(kangbashi):  # a write outside the services too (admin, shell)
+        Notice.objects.filter(pk=made.json()["id"]).first().delete()
+    assert "停气通知 cost" not in [n["title"] for n in anonymous.get("/api/v1/notices/").json()["results"]]
+    filtered = anonymous.get("/api/v1/notices/?category=news").json()
+    assert all(n["category"] == "news" for n in filtered["results"])
