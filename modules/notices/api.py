@@ -3,7 +3,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
-from kernel.cache import cached, forget
+from kernel.cache import forget, kept_list
 from kernel.permissions import has_role
 from modules.notices import selectors, services
 from modules.notices.models import Notice
@@ -47,22 +47,10 @@ class NoticeList(generics.ListCreateAPIView):
 
     def list(self, request, *args, **kwargs):
         """The plain list (no filter, order or page asked for) is the same for every caller of a district:
-        kept for a few seconds (kernel.cache, per district), dropped whenever a notice is saved or
-        deleted (``forget_list``). Only a list that fits on one page is kept (no host-specific links);
-        a notice scheduled for later shows up at most LIST_SECONDS late."""
-        if request.query_params:
-            return super().list(request, *args, **kwargs)
-        built = []
-
-        def build():
-            built.append(super(NoticeList, self).list(request, *args, **kwargs))
-            data = built[0].data
-            return dict(data) if data.get("next") is None and data.get("previous") is None else False
-
-        data = cached(LIST_KEY, build, seconds=LIST_SECONDS)
-        if data is False:
-            return built[0] if built else super().list(request, *args, **kwargs)
-        return built[0] if built else Response(data)
+        kept for LIST_SECONDS (kernel.cache.kept_list), dropped whenever a notice is saved or deleted
+        (``forget_list``). A notice scheduled for later shows up at most LIST_SECONDS late."""
+        return kept_list(LIST_KEY, request, lambda: super(NoticeList, self).list(request, *args, **kwargs),
+                         seconds=LIST_SECONDS)
 
     @extend_schema(summary="Publish a notice")
     def post(self, request):

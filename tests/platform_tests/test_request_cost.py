@@ -136,3 +136,18 @@ def test_the_notice_list_is_kept_per_district_and_dropped_on_every_change(kangba
     assert "停气通知 cost" not in [n["title"] for n in anonymous.get("/api/v1/notices/").json()["results"]]
     filtered = anonymous.get("/api/v1/notices/?category=news").json()
     assert all(n["category"] == "news" for n in filtered["results"])
+
+
+def test_the_category_list_is_kept_and_a_changed_category_is_seen_at_once(kangbashi, laixi):
+    from modules.cases import services
+
+    resident = client_for(kangbashi, make_user(kangbashi, "cost_cat", "resident"), token=True)
+    first, _sql = _get(resident, "/api/v1/cases/categories/")
+    again, sql = _get(resident, "/api/v1/cases/categories/")
+    assert again.json() == first.json() and not [s for s in sql if "cases_category" in s]
+    with tenant_context(kangbashi):
+        services.save_category(actor=admin_of(kangbashi), code="zz_cost", name_zh="测试类别", name_en="Cost test")
+    codes = [c["code"] for c in resident.get("/api/v1/cases/categories/").json()["results"]]
+    assert "zz_cost" in codes
+    other = client_for(laixi).get("/api/v1/cases/categories/").json()  # another district: not its list
+    assert "zz_cost" not in [c["code"] for c in other.get("results", [])], other
