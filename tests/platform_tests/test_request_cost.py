@@ -151,3 +151,39 @@ def test_the_category_list_is_kept_and_a_changed_category_is_seen_at_once(kangba
     assert "zz_cost" in codes
     other = client_for(laixi).get("/api/v1/cases/categories/").json()  # another district: not its list
     assert "zz_cost" not in [c["code"] for c in other.get("results", [])], other
+
+
+def test_the_health_check_asks_the_server_only_when_the_connection_has_something_to_say(db):
+    import select
+
+    from django.db.utils import load_backend
+
+    settings_dict = {**connection.settings_dict, "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
+    wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, "health-check-test")
+
+    def last_statement(pid):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
+            row = cursor.fetchone()
+        return row and row[0]
+
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 4242")
+        pid = wrapper.connection.info.backend_pid
+        wrapper.health_check_done = False  # as at the start of a request
+        wrapper.close_if_health_check_failed()
+        assert wrapper.connection is not None and wrapper.health_check_done
+        assert last_statement(pid) == "SELECT 4242"  # no SELECT 1: nothing was sent
+
+        with connection.cursor() as cursor:  # the server drops the connection (restart, idle timeout...)
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        select.select([wrapper.connection.fileno()], [], [], 5)  # the server's goodbye arrives
+        wrapper.health_check_done = False
+        wrapper.close_if_health_check_failed()
+        assert wrapper.connection is None  # found dead, closed: the next query reconnects
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            assert cursor.fetchone() == (1,)
+    finally:
+        wrapper.close()
