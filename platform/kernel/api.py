@@ -5,7 +5,6 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
@@ -18,22 +17,7 @@ from kernel.redis_cache import fail_open
 log = logging.getLogger(__name__)
 
 
-class FirstPagePaginator(Paginator):
-    """Page 1 shorter than a page needs no ``COUNT(*)``: its length is the count. Most lists a caller
-    opens (their cases, the notices, the categories) fit on one page, so the count statement and its
-    compilation go; a longer list is counted as before."""
-
-    def page(self, number):
-        if str(number) != "1" or "count" in self.__dict__:
-            return super().page(number)
-        rows = list(self.object_list[: self.per_page])
-        if len(rows) < self.per_page:
-            self.__dict__["count"] = len(rows)  # the cached_property's slot
-        return self._get_page(rows, 1, self)
-
-
 class Pagination(PageNumberPagination):
-    django_paginator_class = FirstPagePaginator
     page_size_query_param = "page_size"
     max_page_size = 200
 
