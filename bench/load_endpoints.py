@@ -44,7 +44,7 @@ def main() -> int:
 
     override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
     slug = bench_slug()
-    rows = []
+    rows, db_ms = [], {}
     reuse, keep = os.environ.get("BENCH_WORLD"), os.environ.get("BENCH_KEEP")
     profile = cProfile.Profile(time.process_time) if os.environ.get("BENCH_PROFILE") else None
     try:
@@ -91,9 +91,15 @@ def main() -> int:
             for items in by_kind.values():  # warm-up: caches, imports, the connection
                 for r in items[:3]:
                     send(r)
+            from case_intake import cpu_seconds
+
             for name, share, _who in MIX:
                 items = by_kind[name]
                 statements, cpu = [], []
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    backend = cursor.fetchone()[0]
+                db_started = cpu_seconds([backend])
                 for r in items:
                     with CaptureQueriesContext(connection) as queries:
                         started = time.process_time()
@@ -104,6 +110,7 @@ def main() -> int:
                             profile.disable()
                         cpu.append((time.process_time() - started) * 1e3)
                     statements.append(len(queries.captured_queries))
+                db_ms[name] = (cpu_seconds([backend]) - db_started) * 1e3 / len(items)
                 rows.append((name, share, statistics.mean(statements), max(statements),
                              statistics.median(cpu), statistics.mean(cpu)))
                 if name == "my_cases":
@@ -121,14 +128,18 @@ def main() -> int:
     if profile:
         profile.dump_stats(os.environ["BENCH_PROFILE"])
 
-    log(f"{'request':<12} {'share':>5} {'stmts':>6} {'max':>4} {'cpu p50':>8} {'cpu mean':>8}")
+    log(f"{'request':<12} {'share':>5} {'stmts':>6} {'max':>4} {'cpu p50':>8} {'cpu mean':>8} {'db cpu':>8}")
     for name, share, mean_statements, max_statements, cpu_median, cpu_mean in rows:
-        log(f"{name:<12} {share:>4}% {mean_statements:>6.1f} {max_statements:>4} {cpu_median:>7.2f}ms {cpu_mean:>7.2f}ms")
+        log(f"{name:<12} {share:>4}% {mean_statements:>6.1f} {max_statements:>4} {cpu_median:>7.2f}ms {cpu_mean:>7.2f}ms"
+            f" {db_ms[name]:>7.2f}ms")
+        figure(f"endpoint_{name}_db_cpu_ms", round(db_ms[name], 2), "ms")
         figure(f"endpoint_{name}_statements", round(mean_statements, 1), "statements/request")
         figure(f"endpoint_{name}_cpu_ms", round(cpu_median, 2), "ms")
     weighted_cpu = sum(share * cpu_median for _n, share, _s, _m, cpu_median, _c in rows) / 100
     weighted_statements = sum(share * s for _n, share, s, _m, _c, _cm in rows) / 100
-    log(f"mix: {weighted_statements:.1f} statements, {weighted_cpu:.2f} ms CPU a request")
+    weighted_db = sum(share * db_ms[name] for name, share, *_rest in rows) / 100
+    log(f"mix: {weighted_statements:.1f} statements, {weighted_cpu:.2f} ms CPU a request, database {weighted_db:.2f} ms")
+    figure("endpoint_mix_db_cpu_ms", round(weighted_db, 2), "ms")
     figure("endpoint_mix_statements", round(weighted_statements, 1), "statements/request")
     figure("endpoint_mix_cpu_ms", round(weighted_cpu, 2), "ms")
     return 0
