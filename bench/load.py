@@ -61,7 +61,8 @@ def backend_pids(dbname: str) -> list[int]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [dbname])
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                       "AND backend_type = 'client backend'", [dbname])  # not autovacuum after the seed
         return [row[0] for row in cursor.fetchall()]
 
 

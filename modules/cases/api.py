@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kernel import idempotency
+from kernel.cache import forget, kept_list
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import STAFF_ROLES, Role
@@ -323,6 +324,20 @@ class Categories(generics.ListAPIView):
 
     def get_queryset(self):
         return Category.objects.filter(active=True).order_by("code")
+
+    def list(self, request, *args, **kwargs):
+        """The same for every caller of a district: kept (kernel.cache.kept_list), dropped whenever a
+        category is saved or deleted (modules.cases.apps)."""
+        return kept_list(CATEGORIES_KEY, request, lambda: super(Categories, self).list(request, *args, **kwargs),
+                         seconds=CATEGORIES_SECONDS)
+
+
+CATEGORIES_KEY = "cases:categories"
+CATEGORIES_SECONDS = 60
+
+
+def forget_categories(**kwargs) -> None:
+    forget(CATEGORIES_KEY)
 
 
 class Figures(APIView):

@@ -3,6 +3,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
+from kernel.cache import forget, kept_list
 from kernel.permissions import has_role
 from modules.notices import selectors, services
 from modules.notices.models import Notice
@@ -15,6 +16,15 @@ class NoticeSerializer(serializers.ModelSerializer):
                   "audience_size"]
         read_only_fields = ["id", "audience_size"]
         extra_kwargs = {"published_at": {"required": False}, "scope_code": {"required": False}}
+
+
+LIST_KEY = "notices:list"
+LIST_SECONDS = 5
+
+
+def forget_list(**kwargs) -> None:
+    """post_save / post_delete of a Notice (modules.notices.apps): the kept list is dropped."""
+    forget(LIST_KEY)
 
 
 class ReadOrPublisher(BasePermission):
@@ -34,6 +44,13 @@ class NoticeList(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return selectors.published()
+
+    def list(self, request, *args, **kwargs):
+        """The plain list (no filter, order or page asked for) is the same for every caller of a district:
+        kept for LIST_SECONDS (kernel.cache.kept_list), dropped whenever a notice is saved or deleted
+        (``forget_list``). A notice scheduled for later shows up at most LIST_SECONDS late."""
+        return kept_list(LIST_KEY, request, lambda: super(NoticeList, self).list(request, *args, **kwargs),
+                         seconds=LIST_SECONDS)
 
     @extend_schema(summary="Publish a notice")
     def post(self, request):

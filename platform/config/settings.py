@@ -38,7 +38,7 @@ if DB_POOL:
         "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10"))}
 if _db.get("OPTIONS", {}).get("host") and not _db.get("HOST"):
     _db["HOST"] = _db["OPTIONS"].pop("host")  # unix-socket URL of the embedded server
-_db["ENGINE"] = "django_tenants.postgresql_backend"
+_db["ENGINE"] = "kernel.db"  # django-tenants' backend, cheaper health check (kernel/db/base.py)
 _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", f"test_{_db['NAME']}_{TEST_RUN or 'x'}")}
 DATABASES = {"default": _db}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)

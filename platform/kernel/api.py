@@ -79,19 +79,14 @@ class CountingThrottle:
         window = int(self.now // self.duration)
         self.window_end = (window + 1) * self.duration
         key, ttl = f"{self.key}:{window}", int(self.duration) + 1
-        client = _redis_client(self.cache, key)
+        cache = _real_cache(self.cache)
+        client = _redis_client(cache, key)
         if client is not None:
             # With Redis away the throttle lets the caller through (counted and logged by the cache's
             # circuit): a report must not fail because its rate could not be counted.
-            full_key = self.cache.make_and_validate_key(key)
-
-            def count_in_redis():
-                with client.pipeline(transaction=False) as pipe:
-                    pipe.incr(full_key)
-                    pipe.expire(full_key, ttl, nx=True)
-                    return pipe.execute()[0]
-
-            count = fail_open(self.cache, "throttle", 0, count_in_redis)
+            full_key = cache.make_and_validate_key(key)
+            count = fail_open(cache, "throttle", 0, _count_script(client), keys=[full_key], args=[ttl],
+                              client=client)
         else:
             self.cache.add(key, 0, ttl)
             try:
@@ -103,6 +98,25 @@ class CountingThrottle:
 
     def wait(self):
         return max(self.window_end - self.now, 0)
+
+
+# INCR, and the expiry when the counter is new: one command, one round trip.
+COUNT_LUA = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n"
+_scripts: dict = {}
+
+
+def _count_script(client):
+    script = _scripts.get("count")
+    if script is None:
+        script = _scripts["count"] = client.register_script(COUNT_LUA)  # EVALSHA, loaded on first use
+    return script
+
+
+def _real_cache(cache):
+    """The cache object behind ``django.core.cache.cache`` (a proxy: ``isinstance`` sees only the proxy,
+    so the Redis path above was never taken and every count cost an ``add`` and an ``incr``)."""
+    connections = cache.__dict__.get("_connections")
+    return connections[cache.__dict__["_alias"]] if connections is not None else cache
 
 
 def _redis_client(cache, key: str):

@@ -39,3 +39,25 @@ def forget(key: str) -> None:
 
     drop()
     transaction.on_commit(drop)
+
+
+def kept_list(key: str, request, answer: Callable, *, seconds: int):
+    """A list view's answer that is the same for every caller of a district (``answer()``: the view's
+    own ``list``), kept under ``key`` for ``seconds`` when asked without query parameters and when it
+    fits on one page (so no host-specific page links are kept). The writer of what it lists calls
+    ``forget(key)`` (e.g. from post_save / post_delete)."""
+    from rest_framework.response import Response
+
+    if request.query_params:
+        return answer()
+    built = []
+
+    def build():
+        built.append(answer())
+        data = built[0].data
+        return dict(data) if data.get("next") is None and data.get("previous") is None else False
+
+    data = cached(key, build, seconds=seconds)
+    if built:
+        return built[0]
+    return answer() if data is False else Response(data)
