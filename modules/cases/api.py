@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from kernel import idempotency
 from kernel.cache import forget, kept_list
+from kernel.db import joins_as_written
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import STAFF_ROLES, Role
@@ -31,6 +32,26 @@ def _for_list(qs):
     CaseSerializer reads (and the detail's allowed actions: the community's code)."""
     return (qs.select_related(None).select_related(*LIST_RELATED)
             .only(*(f.name for f in Case._meta.concrete_fields), *LIST_COLUMNS))
+
+
+class PageThenJoin:
+    """A case list in two steps: the page's ids (the visibility rule, filters, order and page on the
+    cases alone: about 1 ms to plan), then those rows with their joined names, planned in written order
+    (``kernel.db.joins_as_written``). As one query, PostgreSQL took 30–50 ms to plan it (every order
+    of eight LEFT JOINs and the visibility sub-query) and under 1 ms to run it."""
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset.values_list("pk", flat=True))
+        ids = list(page if page is not None else queryset.values_list("pk", flat=True))
+        with joins_as_written():
+            rows = {case.pk: case for case in _for_list(Case.objects.filter(pk__in=ids))}
+        return [rows[pk] for pk in ids if pk in rows]
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        data = self.get_serializer(page, many=True).data
+        return self.get_paginated_response(data) if self.paginator is not None else Response(data)
 
 
 def _actor(request):
@@ -169,7 +190,7 @@ class SubmitOrReadPermission(BasePermission):
         return request.method == "POST" or bool(request.user and request.user.is_authenticated)
 
 
-class CaseList(generics.ListAPIView):
+class CaseList(PageThenJoin, generics.ListAPIView):
     serializer_class = CaseSerializer
     permission_classes = [SubmitOrReadPermission]
     filterset_fields = ["status", "channel", "category__code", "grid__code", "community__code"]
@@ -207,8 +228,12 @@ class CaseDetail(generics.RetrieveAPIView):
         return _for_list(selectors.cases_for(self.request.user)).prefetch_related(
             "participants__user", "attachments__uploaded_by")
 
+    def retrieve(self, request, *args, **kwargs):
+        with joins_as_written():  # one primary key, then its joined rows: see PageThenJoin
+            return super().retrieve(request, *args, **kwargs)
 
-class Pool(generics.ListAPIView):
+
+class Pool(PageThenJoin, generics.ListAPIView):
     """Cases in the pool the signed-in grid worker may grab."""
 
     serializer_class = CaseSerializer
