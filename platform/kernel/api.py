@@ -5,6 +5,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -19,11 +20,26 @@ from kernel.redis_cache import fail_open
 log = logging.getLogger(__name__)
 
 
+class FirstPagePaginator(Paginator):
+    """Page 1 shorter than a page needs no ``COUNT(*)``: its length is the count. Most lists a caller
+    opens (their cases, the notices, the categories) fit on one page, so the count statement and its
+    compilation go; a longer list is counted as before."""
+
+    def page(self, number):
+        if str(number) != "1" or "count" in self.__dict__:
+            return super().page(number)
+        rows = list(self.object_list[: self.per_page])
+        if len(rows) < self.per_page:
+            self.__dict__["count"] = len(rows)  # the cached_property's slot
+        return self._get_page(rows, 1, self)
+
+
 class Pagination(PageNumberPagination):
     """Page numbers, strictly: ``page`` and ``page_size`` are whole numbers from 1 (``page_size`` up to
     ``max_page_size``), else 400 naming the parameter; an empty value counts as not given. ``page=last``
     is the last page; a page past the end is 404."""
 
+    django_paginator_class = FirstPagePaginator
     page_size_query_param = "page_size"
     max_page_size = 200
 
@@ -132,7 +148,14 @@ class AnonThrottle(CountingThrottle, AnonRateThrottle):
 
 
 class UserThrottle(CountingThrottle, UserRateThrottle):
-    pass
+    """Signed-in callers. An anonymous caller is counted once, by ``AnonThrottle`` at the lower anonymous
+    rate: DRF's user throttle would count it a second time, by address, at the user rate (a Redis round
+    trip that could never refuse anybody ``AnonThrottle`` lets through)."""
+
+    def get_cache_key(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return None
+        return super().get_cache_key(request, view)
 
 
 def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:

@@ -1,6 +1,6 @@
 """What a signed-in API call, a list and a throttle cost (bench/load.py): the bearer token, its user and
-the user's roles in one statement, read afresh on every request; one Redis command per throttle count;
-the lists that are the same for everyone kept; no SELECT 1 health check while the connection is quiet."""
+the user's roles in one statement, read afresh on every request; no COUNT for a first page shorter
+than a page; one Redis command per throttle count."""
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -62,6 +62,28 @@ def test_revoked_tokens_deactivated_users_and_removed_roles_count_at_once(kangba
     response = client.get("/api/v1/me/")
     assert response.status_code == 401 and response.json()["error"]["message"] == "Invalid token."
     assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_first_page_shorter_than_a_page_is_not_counted(kangbashi):
+    from modules.cases.models import Category
+
+    with tenant_context(kangbashi):
+        total = Category.objects.count()
+    assert total >= 2
+    client = client_for(kangbashi, make_user(kangbashi, "cost_resident", "resident"), token=True)
+    response, sql = _get(client, "/api/v1/cases/categories/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["count"] == len(body["results"]) and body["next"] is None
+    assert not any("COUNT(" in s for s in sql)
+
+    response, sql = _get(client, "/api/v1/cases/categories/?page_size=1")  # a full page: counted
+    body = response.json()
+    assert body["count"] == total and len(body["results"]) == 1 and body["next"]
+    assert any("COUNT(" in s for s in sql)
+    response, sql = _get(client, f"/api/v1/cases/categories/?page_size=1&page={total}")
+    assert response.json()["count"] == total and response.json()["next"] is None
+    assert client.get("/api/v1/cases/categories/?page=99").status_code == 404
 
 
 def test_a_throttle_counts_with_one_redis_command_and_the_counter_expires(kangbashi, monkeypatch):
@@ -165,3 +187,18 @@ def test_the_health_check_asks_the_server_only_when_the_connection_has_something
             assert cursor.fetchone() == (1,)
     finally:
         wrapper.close()
+
+
+def test_an_anonymous_call_is_counted_once_and_a_signed_in_one_by_the_user_throttle(kangbashi, rf):
+    """AnonThrottle counts an anonymous caller; the user throttle counts only signed-in callers."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from kernel.api import AnonThrottle, UserThrottle
+    from tests.conftest import admin_of
+
+    request = rf.get("/api/v1/notices/", REMOTE_ADDR="10.1.2.3")
+    request.user = AnonymousUser()
+    assert UserThrottle().get_cache_key(request, None) is None
+    assert AnonThrottle().get_cache_key(request, None) is not None
+    request.user = admin_of(kangbashi)
+    assert UserThrottle().get_cache_key(request, None) is not None
