@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
@@ -18,6 +19,14 @@ from kernel.errors import DomainError
 from kernel.redis_cache import fail_open
 
 log = logging.getLogger(__name__)
+
+
+def too_large_messages() -> tuple[str, str]:
+    """What a body over DATA_UPLOAD_MAX_MEMORY_SIZE is told (zh-Hans, English): the API's handler
+    below and kernel.middleware.BadInputMiddleware (form bodies, pages too)."""
+    mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20
+    return (f"提交的内容太大：文字字段合计最多 {mb:g} MB（文件另计）。",
+            f"The request is too large: at most {mb:g} MB of fields (files are counted apart).")
 
 
 class FirstPagePaginator(Paginator):
@@ -219,8 +228,6 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(error_body(exc.status, exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, RequestDataTooBig):  # a JSON body (forms: kernel.middleware.BadInputMiddleware)
-        from kernel.middleware import too_large_messages
-
         message = too_large_messages()[0 if (get_language() or "").startswith("zh") else 1]
         return Response(error_body(413, "too_large", message), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):

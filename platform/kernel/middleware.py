@@ -87,6 +87,8 @@ class BadInputMiddleware:
             else:
                 bad = text.replacement_fields(request.POST, request.FILES)
         except RequestDataTooBig:
+            from kernel.api import too_large_messages
+
             return self._refuse(request, 413, "too_large", *too_large_messages())
         except (TooManyFieldsSent, TooManyFilesSent):
             return self._refuse(request, 400, "too_many_fields", "表单字段过多。",
@@ -119,9 +121,3 @@ class BadInputMiddleware:
         titles = {413: ("提交的内容太大", "What you sent is too large")}
         title_zh, title_en = titles.get(status, ("请求有误", "Bad request"))
         return error_response(request, status, code, title_zh, title_en, message_zh, message_en, district=district)
-
-
-def too_large_messages() -> tuple[str, str]:
-    mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20
-    return (f"提交的内容太大：文字字段合计最多 {mb:g} MB（文件另计）。",
-            f"The request is too large: at most {mb:g} MB of fields (files are counted apart).")
