@@ -116,7 +116,7 @@ class CaseSerializer(BoundOnce):
         return OwnerLevel(obj.owner_level).name.lower()
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(BoundOnce):
     at = serializers.DateTimeField()
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     kind = serializers.CharField()
