@@ -16,7 +16,6 @@ every long job)."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet
@@ -46,8 +45,6 @@ from modules.points.models import (
 )
 from modules.registry.models import Resident
 from modules.registry.selectors import RESIDENT_SCOPE
-
-log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 2000
 MAX_TARGETS = 500_000
@@ -296,14 +293,6 @@ def _failure(exc: BaseException) -> str:
             % {"kind": type(exc).__name__})
 
 
-def _work(batch: Batch) -> None:
-    _post_all(batch)
-
-
-BATCHES = jobs.JobKind(lock="points-batch", model=Batch, task="modules.points.tasks.run_batch", work=_work,
-                       failure=_failure)
-
-
 def run_batch(*, batch_id: int) -> Batch | None:
     """Post what the batch has not posted yet (kernel.jobs runs it). Safe to call again at any point."""
     return jobs.run(BATCHES, batch_id)
@@ -399,6 +388,10 @@ def _post_chunk(cursor, *, batch: Batch, version: RuleVersion, lo: int, hi: int,
     seen, posted, balances = cursor.fetchone()
     assert posted == balances, "every posted resident has their balance updated"
     return seen, posted
+
+
+BATCHES = jobs.JobKind(lock="points-batch", model=Batch, task="modules.points.tasks.run_batch", work=_post_all,
+                       failure=_failure)
 
 
 def stalled_batches(stale_seconds: int | None = None) -> list[int]:

@@ -27,7 +27,6 @@ had a household) go to the district administrators.
 """
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -48,8 +47,6 @@ from kernel.selectors import module_config
 from modules.registry.ledger.problems import PROBLEMS
 from modules.registry.models import AuditRun, Finding, Household, Membership, Resident
 from modules.registry.models_ledger import FINDING_KINDS
-
-log = logging.getLogger(__name__)
 
 RUNNERS = (Role.DISTRICT_ADMIN, Role.COMMUNITY_STAFF)
 HANDLERS = (Role.DISTRICT_ADMIN, Role.COMMUNITY_STAFF, *GRID_WORKERS)
