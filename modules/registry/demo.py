@@ -118,7 +118,7 @@ def seed_places(*, admin, rng_seed: str) -> int:
             reg.create_merchant(actor=admin, name=name, kind="stall", grid=grids[0], licensed_place=place,
                                 licensed_hours=hours)
         seed_ledger_problems(admin=admin, region=region)
-    from modules.registry.audit import start_audit
+    from modules.registry.datachecks import start_audit
 
     start_audit(actor=admin, background=False)  # the audit page shows real findings from day one
     return people
