@@ -181,3 +181,22 @@ def test_cases_by_id_outside_a_transaction_is_one_message_and_leaves_the_setting
     assert len(out["sql"]) == 1 and out["sql"][0].startswith("SET LOCAL join_collapse_limit = 1; SELECT")
     assert out["after"] == "8"
     assert isinstance(out["rows"], list)
+
+
+def test_who_sees_a_case_is_answered_by_indexes_not_by_scanning_every_case(world):
+    """The visibility rule is a condition on the case's own columns: no join to participants (which
+    duplicated rows and forced a scan of every case joined to them), and each branch an index
+    condition, so a district with a million cases still reads a resident's own by index."""
+    from modules.cases import selectors
+
+    with tenant_context(world.district):
+        for user in (world.reporter, world.gw1, world.staff_c1):
+            qs = selectors.cases_for(user).order_by().values_list("pk", flat=True)
+            sql, params = qs.query.sql_with_params()
+            assert " JOIN " not in sql.upper(), sql
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_seqscan = off")  # as the planner would at scale
+                cursor.execute("EXPLAIN " + sql, params)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                cursor.execute("SET LOCAL enable_seqscan = on")
+            assert "BitmapOr" in plan and "Seq Scan on cases_case" not in plan, plan

@@ -4,6 +4,7 @@ while the connection is quiet (see base.py)."""
 from contextlib import contextmanager  # noqa: E402
 
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import BooleanField, Expression, F  # noqa: E402
 
 
 @contextmanager
@@ -23,3 +24,31 @@ def joins_as_written():
         finally:
             if nested:
                 cursor.execute("SET LOCAL join_collapse_limit TO DEFAULT")
+
+
+class AnyOf(Expression):
+    """``<field> = ANY(ARRAY(<subquery>))`` as a filter: the subquery (uncorrelated, e.g. the cases a
+    user takes part in, the ids of some grids) runs once, before the outer scan, and the outer condition
+    is an index condition on the field. So it can be one branch of an OR that PostgreSQL answers
+    with a BitmapOr of index scans; ``field__in=<subquery>`` in an OR is checked row by row over a
+    sequential scan, and a join (``participants__user=``) also duplicates rows."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, field: str, subquery):
+        from django.contrib.postgres.expressions import ArraySubquery
+
+        super().__init__()
+        self.lhs, self.rhs = F(field), ArraySubquery(subquery.order_by())  # no ORDER BY: a set
+
+    def get_source_expressions(self):
+        return [self.lhs, self.rhs]
+
+    def set_source_expressions(self, exprs):
+        self.lhs, self.rhs = exprs
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = compiler.compile(self.lhs)
+        rhs, rhs_params = compiler.compile(self.rhs)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
