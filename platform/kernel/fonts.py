@@ -109,10 +109,3 @@ def cjk_font() -> str:
             ".ttf/.ttc file (path#N for the N-th face of a collection; OpenType/CFF .otf fonts cannot be "
             "embedded)." + tried)
 
-
-def available() -> bool:
-    try:
-        cjk_font()
-    except CJKFontMissing:
-        return False
-    return True
