@@ -34,8 +34,7 @@ class CodeSerializer(serializers.ModelSerializer):
                   "revoked_at", "reason", "replaced_by"]
 
     def get_url(self, code) -> str:
-        domain = self.context.setdefault("domain", selectors.district_domain())
-        return selectors.url_of(code, domain)
+        return selectors.url_of(code, self.context.setdefault("site", selectors.site_origin()))
 
     def get_replaced_by(self, code) -> int | None:
         return code.replaced_by_id
@@ -292,7 +291,7 @@ class InviteSerializer(serializers.ModelSerializer):
         fields = ["token", "url", "household", "relation", "expires_at", "used_at"]
 
     def get_url(self, invite) -> str:
-        return f"https://{selectors.district_domain()}/codes/join/{invite.token}/"
+        return f"{selectors.site_origin()}/codes/join/{invite.token}/"
 
 
 class NewInviteSerializer(serializers.Serializer):

@@ -229,3 +229,11 @@ class PrintRun(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return int(self.done * 100 / self.total) if self.total else 0
+
+    @property
+    def kinds_display(self) -> str:
+        """The kinds by name, in the reader's language: 户内码、户外码."""
+        from django.utils.translation import pgettext
+
+        names = dict(Code.Kind.choices)
+        return pgettext("list separator", ", ").join(str(names.get(k, k)) for k in self.kinds)

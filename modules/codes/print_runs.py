@@ -10,7 +10,7 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kernel import audit, jobs
+from kernel import audit, fonts, jobs
 from modules.codes import printing, qr, selectors
 from modules.codes.models import Code, PrintRun
 from modules.codes.services import PRINT_RUN_TASK, issue_missing_codes
@@ -56,9 +56,9 @@ def _make(run: PrintRun) -> None:
     """The job's work: codes, then the files."""
     run = _prepare(run)
     district = connection.tenant
-    domain = selectors.district_domain(district)
+    site = selectors.site_origin(district)  # the codes' base_url (the demo: LAN address) or https://domain
     codes = selectors.codes_in_scope(run.scope_kind, run.scope_code, run.kinds).iterator(chunk_size=2000)
-    items = (printing.Item(c.token, c.kind, c.label, qr.scan_url(domain, c.token)) for c in codes)
+    items = (printing.Item(c.token, c.kind, c.label, qr.scan_url(site, c.token)) for c in codes)
     with tempfile.TemporaryFile() as pdf, tempfile.TemporaryFile() as archive:
         printing.render(items, pdf_out=pdf, zip_out=archive, title=district.portal_title("zh-hans"),
                         color=district.primary_color, per_sheet=run.codes_per_sheet,
@@ -69,7 +69,17 @@ def _make(run: PrintRun) -> None:
         _finish(run, pdf=File(pdf), zip_file=File(archive))
 
 
-PRINT_RUNS = jobs.JobKind(lock="print-run", model=PrintRun, task=PRINT_RUN_TASK, work=_make,
+def _failure(exc: BaseException) -> str:
+    """What a failed run shows its staff: a missing font is the operator's to fix, and says so (the
+    font's path and the details stay in the log)."""
+    if isinstance(exc, fonts.CJKFontMissing):
+        return ("打印所需的中文字体缺失，请联系平台运维安装（如 fonts-wqy-microhei）。"
+                "The CJK font the sheets need is missing: ask the platform operator to install one "
+                "(e.g. fonts-wqy-microhei).")
+    return jobs.failed_message(exc)
+
+
+PRINT_RUNS = jobs.JobKind(lock="print-run", model=PrintRun, task=PRINT_RUN_TASK, work=_make, failure=_failure,
                           failed_action="codes.print.failed", queued_since="created_at")
 
 

@@ -4,7 +4,8 @@ and the district's name and colour) and a ZIP of SVGs.
 Fast by construction: the parts that are the same on every cell of a kind (cut marks, frame, the
 branded band, the kind's name) are drawn once as a PDF form and placed by reference; a QR symbol
 is one path of its dark runs in module units under a scaling matrix (no raster, no per-module
-object); the CJK font is reportlab's built-in STSong-Light CID font (nothing to embed or download).
+object); the CJK text is set in a TrueType font found at run time (kernel/fonts.py) and embedded as
+a subset of the glyphs used, so every viewer shows and extracts the same characters.
 """
 from __future__ import annotations
 
@@ -12,23 +13,22 @@ import re
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from reportlab import rl_config
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
+from kernel import fonts
 from modules.codes import qr
 
 # Compressed streams stay binary: ASCII85 on top (reportlab's default) only makes the file 25 % larger
 # and, without reportlab's optional C accelerator, costs more than drawing the codes.
 rl_config.useA85 = 0
 
-CJK = "STSong-Light"
+CJK = fonts.FONT_NAME
 LATIN = "Helvetica"
 LAYOUTS = {1: (1, 1), 2: (1, 2), 4: (2, 2), 6: (2, 3), 8: (2, 4), 12: (3, 4), 24: (4, 6)}
 PAGE_MARGIN = 8 * mm
@@ -48,11 +48,6 @@ class Item:
     kind: str
     label: str  # address of a household, name of a merchant / official
     url: str
-
-
-@lru_cache(maxsize=1)
-def _fonts() -> None:
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK))
 
 
 def layout(per_sheet: int) -> tuple[int, int]:
@@ -117,7 +112,7 @@ class SheetWriter:
     """Writes codes onto A4 sheets, ``per_sheet`` a page, left to right, top to bottom."""
 
     def __init__(self, out, *, title: str, color: str = "#c62828", per_sheet: int = 8, author: str = ""):
-        _fonts()
+        fonts.cjk_font()  # registered once per process; CJKFontMissing says what to install
         self.canvas = Canvas(out, pagesize=A4, pageCompression=1, invariant=1)
         self.canvas.setTitle(title)
         self.canvas.setAuthor(author or title)

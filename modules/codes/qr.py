@@ -46,8 +46,9 @@ class Symbol:
                 yield r, m.start(), m.end() - m.start()
 
 
-def scan_url(domain: str, token: str) -> str:
-    return f"https://{domain}/c/{token}"
+def scan_url(site: str, token: str) -> str:
+    """What a code opens; ``site`` is an origin (``http://192.168.1.20:8000``) or a bare domain (https)."""
+    return f"{site if '://' in site else 'https://' + site}/c/{token}"
 
 
 # --- segno's mask evaluation, on the whole matrix at once -------------------------------------------

@@ -41,8 +41,16 @@ def district_domain(district=None) -> str:
     return district.primary_domain or district.domains.order_by("domain").values_list("domain", flat=True).first()
 
 
-def url_of(code: Code, domain: str | None = None) -> str:
-    return scan_url(domain or district_domain(), code.token)
+def site_origin(district=None) -> str:
+    """Scheme, host and port of the links that leave the screen (printed codes, a code on screen, an
+    invitation): the codes setting ``base_url`` when set (a short domain; in the demo the machine's
+    LAN address and port, so a phone on the same network opens them), else https://<district domain>.
+    Reads the current district's configuration: call it inside the district."""
+    return (config().get("base_url") or "").rstrip("/") or f"https://{district_domain(district)}"
+
+
+def url_of(code: Code, site: str | None = None) -> str:
+    return scan_url(site or site_origin(), code.token)
 
 
 # --- places and scopes ----------------------------------------------------------------------------------

@@ -30,6 +30,10 @@ SPEC = ModuleSpec(
             "auto_bind": {"type": "boolean", "default": True,
                           "description": "Bind at once when the ledger has the person at that household; "
                                          "otherwise every binding waits for the grid worker"},
+            "base_url": {"type": "string", "default": "", "maxLength": 200,
+                         "pattern": r"^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)?$",
+                         "description": "Scheme, host and port that printed and shown codes open, e.g. "
+                                        "https://m.example.gov.cn (empty: https://<the district's domain>)"},
             "invite_hours": {"type": "integer", "minimum": 1, "maximum": 720, "default": 72,
                              "description": "How long a household head's invitation link stays valid"},
         },

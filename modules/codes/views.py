@@ -130,7 +130,7 @@ def invite(request, token: str):
         except DomainError as exc:
             messages.error(request, exc.message)
             return redirect("code-scan", token=token)
-        url = f"https://{selectors.district_domain()}{reverse('codes:join', kwargs={'invite': made.token})}"
+        url = f"{selectors.site_origin()}{reverse('codes:join', kwargs={'invite': made.token})}"
         ctx.update(made=made, url=url, qr_svg=svg(matrix(url, "M"), size_mm=40))
     elif selectors.membership_of(request.user, code.household) is None:
         raise PermissionDenied

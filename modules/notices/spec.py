@@ -19,6 +19,13 @@ SPEC = ModuleSpec(
                 "default": ["policy", "news", "event"],
                 "description": "Categories a notice can be filed under",
             },
+            "category_labels": {
+                "type": "object",
+                "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 20},
+                "default": {},
+                "description": "What residents read for each category (policy, news and event have names "
+                               "already), e.g. {\"volunteer\": \"志愿服务\"}",
+            },
             "max_pinned": {"type": "integer", "minimum": 0, "maximum": 10, "default": 3},
         },
     },

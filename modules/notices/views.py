@@ -1,6 +1,8 @@
 from django.shortcuts import get_object_or_404, render
 
+from kernel.permissions import has_role
 from modules.notices import selectors
+from modules.notices.services import PUBLISHERS
 
 
 def notice_list(request):
@@ -8,4 +10,6 @@ def notice_list(request):
 
 
 def notice_detail(request, pk: int):
-    return render(request, "notices/detail.html", {"notice": get_object_or_404(selectors.published(), pk=pk)})
+    # How many residents it was sent to is for those who publish, not for the residents reading it.
+    return render(request, "notices/detail.html", {"notice": get_object_or_404(selectors.published(), pk=pk),
+                                                   "show_audience": has_role(request.user, *PUBLISHERS)})

@@ -91,9 +91,9 @@ def read_token(token: str, *, max_age: int | None = TOKEN_MAX_AGE) -> int:
 
 
 def code_url(token: str, domain: str | None = None) -> str:
-    from modules.codes.selectors import district_domain
+    from modules.codes.selectors import site_origin
 
-    return f"https://{domain or district_domain()}{reverse('points:verify', kwargs={'token': token})}"
+    return f"{f'https://{domain}' if domain else site_origin()}{reverse('points:verify', kwargs={'token': token})}"
 
 
 def personal_code(resident: Resident | int, *, domain: str | None = None) -> dict:

@@ -145,6 +145,9 @@ LOCALE_PATHS = [ROOT / "platform" / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+# The CJK TrueType font PDFs embed (kernel/fonts.py): empty finds Debian's fonts-wqy-microhei and kin;
+# else a .ttf/.ttc file, "path#N" for the N-th face of a collection.
+CJK_FONT = os.environ.get("CJK_FONT", "")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = ROOT / "staticfiles"

@@ -122,7 +122,8 @@ def dead(qs: QuerySet, lock: str, seconds: float | None = None) -> list[int]:
 
 # --- the runner ---------------------------------------------------------------------------------------
 
-def _failed(exc: BaseException) -> str:
+def failed_message(exc: BaseException) -> str:
+    """The words a failed job shows by default (the exception's text stays in the log)."""
     return f"出错了，已记录。Something went wrong and it has been logged ({type(exc).__name__})."
 
 
@@ -136,7 +137,7 @@ class JobKind:
     model: type[Model]
     task: str  # the Celery task that runs one job: ``task(job_id)`` -> ``run(KIND, job_id)``
     work: Callable[[Model], object]
-    failure: Callable[[BaseException], str] = _failed  # the words a failed job shows (no exception text)
+    failure: Callable[[BaseException], str] = failed_message  # the words a failed job shows (no exception text)
     failed_action: str = ""  # an audit action recorded when a job fails ("" none)
     queued_since: str = "updated_at"  # the field that tells how long a queued job has waited
 

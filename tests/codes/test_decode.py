@@ -129,6 +129,6 @@ def test_labels_and_branding_are_on_the_sheet():
     text = pdf[0].get_textpage().get_text_range()
     assert "多多评·码上生活" in text and "户内码" in text and "流动摊位码" in text
     assert batch[0].label in text and f"No. {batch[0].token[-6:]}" in text
-    assert b"STSong-Light" in data  # the built-in CJK font, nothing embedded
+    assert b"/FontFile2" in data and b"STSong-Light" not in data  # an embedded TrueType subset (test_print_text)
     red = pdf[0].render(scale=1).to_pil().convert("RGB")
     assert (198, 40, 40) in {red.getpixel((x, 40)) for x in range(red.width)}  # the branded band, #c62828

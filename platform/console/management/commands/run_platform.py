@@ -62,4 +62,9 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
             self.stdout.write(f"Celery worker (pid {worker.pid}) and beat (pid {beat.pid}) started; "
                               f"broker {settings.CELERY_BROKER_URL}")
+        from console.demo_lan import allow_lan_host
+
+        lan = allow_lan_host(settings.ALLOWED_HOSTS)  # phones on this network open the demo's printed codes
+        if lan:
+            self.stdout.write(f"Phones on this network: http://{lan}:{o['port']}/ (see seed_demo)")
         call_command("runserver", f"0.0.0.0:{o['port']}", use_reloader=False)

@@ -16,6 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--port", default="8000")
+        parser.add_argument("--lan-district", default="kangbashi",
+                            help="the district phones on this network reach at the machine's LAN address "
+                                 "(its codes point there); DEMO_LAN_HOST sets the address, 'none' turns it off")
 
     def handle(self, *args, **o):
         port = o["port"]
@@ -39,4 +42,21 @@ class Command(BaseCommand):
                 out(f"   benefit provider: provider / {DEMO_PASSWORD}   (scans a resident's benefit code; desk: /points/verify/)")
             for line in sign_ins:
                 out(f"   {line}")
+        self.open_to_lan(o["lan_district"], port, out)
         out("\nAPI: /api/v1/ on every host; schema /api/schema/, Swagger UI /api/docs/.")
+
+    def open_to_lan(self, slug: str, port: str, out) -> None:
+        from django.db import connection
+
+        from console.demo_lan import lan_address, open_to_lan
+        from tenants.models import District
+
+        host = lan_address()
+        connection.set_schema_to_public()
+        district = District.objects.filter(slug=slug).first()
+        if not host or district is None:
+            out("\nNo LAN address found: printed codes open on this machine only (set DEMO_LAN_HOST).")
+            return
+        origin = open_to_lan(district, host=host, port=port)
+        out(f"\nOn a phone on this network: {origin}/ is {district.name_zh} (its printed codes open there; "
+            f"the other districts' codes use *.localhost, this machine only).")

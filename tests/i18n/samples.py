@@ -1,0 +1,108 @@
+"""Sample ids for the routes that need them, from the seeded demo district (test_zh_hans_pages.py).
+
+``seed_samples(district)`` (inside the district) adds what the demo seed does not make (a print run,
+an invitation) and returns the ids; ``SAMPLES[url name](samples)`` gives the kwargs to open that route
+with, one dict per page to check. Models are found through the app registry, so a module that
+moves its models into sub-packages keeps these working.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.apps import apps
+from django.utils import timezone
+
+
+def _model(label: str):
+    return apps.get_model(label)
+
+
+def _first(label: str, **filters):
+    return _model(label).objects.filter(**filters).order_by("pk").first()
+
+
+def seed_samples(district) -> dict:
+    from django.contrib.auth import get_user_model
+
+    from modules.codes import services as codes
+    from modules.points.selectors_benefits import issue_token
+
+    User = get_user_model()
+    admin, resident_user = User.objects.get(username="admin"), User.objects.get(username="resident")
+    resident = _first("registry.Resident", user=resident_user)
+    household = resident.memberships.filter(ended_at__isnull=True).first().household
+    community = household.building.compound.community
+    run = codes.create_print_run(actor=admin, scope_kind="community", scope_code=community.code,
+                                 kinds=["household", "outdoor"])
+    Code = _model("codes.Code")
+    s = {
+        "codes": {kind: Code.objects.filter(kind=kind, status="active").order_by("pk").first()
+                  for kind in ("household", "outdoor", "merchant", "official", "stall")},
+        "merchant_code": Code.objects.filter(merchant__owner__username="merchant", status="active").first(),
+        "my_household_code": Code.objects.filter(household=household, kind="household", status="active").first(),
+        "print_run": run,
+        "binding": _first("codes.BindingRequest"),
+        "cases": list(_model("cases.Case").objects.order_by("pk")[:1]) + list(
+            _model("cases.Case").objects.filter(reporter=resident_user).order_by("pk")[:1]),
+        "attachment": _first("cases.Attachment"),
+        "rlist": _first("cases.ResponsibilityList"),
+        "holiday": _first("cases.Holiday"),
+        "entry": _first("points.Entry", resident=resident),
+        "proposal": _first("points.Proposal"),
+        "batch": _first("points.Batch"),
+        "rule": _first("points.Rule"),
+        "verify_token": issue_token(resident),
+        "provider": _first("points.Provider"),
+        "notice": _first("notices.Notice"),
+        "ledger_job": _first("registry.ImportJob"),
+        "finding": _first("registry.Finding"),
+        "modules": list(district.modules),
+        "membership": household.memberships.filter(ended_at__isnull=True).exclude(resident=resident).first(),
+    }
+    # An open invitation to the resident's household and a checked ledger upload (neither is in the demo).
+    s["invite"] = _model("codes.HouseholdInvite").objects.create(
+        household=household, created_by=admin, expires_at=timezone.now() + timedelta(days=1))
+    s["ledger_job"] = s["ledger_job"] or _model("registry.ImportJob").objects.create(
+        original_name="台账.xlsx", file_format="xlsx", file_sha256="0" * 64, created_by=admin, status="done",
+        columns=["姓名", "身份证号"], total_rows=2, valid_count=1, rejected_count=1)
+    return s
+
+
+def _pk(key: str, kwarg: str = "pk"):
+    return lambda s: [{kwarg: s[key].pk}] if s.get(key) is not None else []
+
+
+SAMPLES = {
+    "code-scan": lambda s: [{"token": c.token} for c in s["codes"].values() if c],
+    "codes:bind": lambda s: [{"token": s["my_household_code"].token}],
+    "codes:invite": lambda s: [{"token": s["my_household_code"].token}],
+    "codes:remove-member": lambda s: ([{"token": s["my_household_code"].token, "membership": s["membership"].pk}]
+                                      if s["membership"] else []),
+    "codes:join": lambda s: [{"invite": s["invite"].token}] if s.get("invite") else [],
+    "codes:decide": _pk("binding"),
+    "codes:code": lambda s: [{"token": c.token} for c in s["codes"].values() if c],
+    "codes:print-run": _pk("print_run"),
+    "codes:print-run-file": lambda s: [{"pk": s["print_run"].pk, "part": "pdf"}],
+    "cases:code-report": lambda s: [{"token": s["codes"]["outdoor"].token}],
+    "cases:code-praise": lambda s: [{"token": s["codes"]["outdoor"].token}],
+    "cases:code-contact": lambda s: [{"token": s["codes"]["outdoor"].token}],
+    "cases:code-request": lambda s: [{"token": s["merchant_code"].token}] if s["merchant_code"] else [],
+    "cases:settings-rlist-version": lambda s: [{"version": s["rlist"].version}] if s["rlist"] else [],
+    "cases:settings-holidays-xlsx": lambda s: [{"year": s["holiday"].date.year if s["holiday"] else 2026}],
+    "cases:detail": lambda s: [{"key": c.ref} for c in s["cases"]],
+    "cases:file": lambda s: ([{"key": s["attachment"].case.ref, "attachment": s["attachment"].pk}]
+                             if s["attachment"] else []),
+    "points:appeal": _pk("entry", "entry_id"),
+    "points:staff-evidence": lambda s: [{"kind": "proposal", "pk": s["proposal"].pk}] if s["proposal"] else [],
+    "points:staff-batch": _pk("batch"),
+    "points:staff-batch-progress": _pk("batch"),
+    "points:staff-batch-report": _pk("batch"),
+    "points:staff-rule": lambda s: [{"code": s["rule"].code}] if s["rule"] else [],
+    "points:verify": lambda s: [{"token": s["verify_token"]}],
+    "points:provider": _pk("provider"),
+    "notices:detail": _pk("notice"),
+    "registry:ledger-job": _pk("ledger_job"),
+    "registry:ledger-rejected": _pk("ledger_job"),
+    "registry:finding-resolve": _pk("finding"),
+    "portal:settings-config": lambda s: [{"key": key} for key in s["modules"]],
+}
