@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from kernel import audit, events, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.models import RoleAssignment
+from kernel.permissions import acting_user as _user
 from kernel.permissions import has_role, has_role_for
 from kernel.personal import blind_index, encrypt, normalize_phone
 from kernel.roles import GRID_WORKERS, Role, ScopeKind
@@ -57,10 +58,6 @@ BAD_RATING_MAX = 2
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-def _user(actor):
-    return actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
-
 
 def _now(now):
     return now or timezone.now()
