@@ -15,8 +15,9 @@ from kernel.db import joins_as_written
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import STAFF_ROLES, Role
-from modules.cases import selectors, services, uploads
+from modules.cases import selectors, services
 from modules.cases.attachments_api import AttachmentSerializer
+from modules.cases.intake import uploads
 from modules.cases.models import Case, CaseParticipant, Category, OwnerLevel
 
 LIST_RELATED = ("category", "street", "community", "grid", "assignee", "rlist", "parent", "follow_up_of")

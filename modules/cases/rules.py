@@ -606,7 +606,7 @@ def save_category(*, actor, code: str, name_zh: str, name_en: str = "", assign_m
 
 def reveal_webhook_secret(*, actor, integration: Integration) -> str:
     """The secret an integration checks our webhook signatures with; every look is in the audit log."""
-    from modules.cases.integrations import webhook_secret
+    from modules.cases.intake.integrations import webhook_secret
 
     _require_admin(actor)
     with transaction.atomic():

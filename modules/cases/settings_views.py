@@ -24,8 +24,9 @@ from kernel.errors import DomainError
 from kernel.permissions import role_required
 from kernel.roles import Role
 from modules.cases import figures as figures_reads
-from modules.cases import integrations, rules, selectors
+from modules.cases import rules, selectors
 from modules.cases.calendar import local_date
+from modules.cases.intake import integrations
 from modules.cases.models import (
     AreaKind,
     AssignMode,

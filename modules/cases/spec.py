@@ -32,7 +32,7 @@ SPEC = ModuleSpec(
     api_urls="modules.cases.api_urls",
     portal_urls="modules.cases.urls",
     code_kinds=("household", "outdoor", "merchant", "stall"),
-    root_urls=(("open311/", "modules.cases.open311_urls"),),
+    root_urls=(("open311/", "modules.cases.intake.open311_urls"),),
     nav=(
         NavEntry("随手拍", "Snap report", "cases:report", icon="📷"),
         NavEntry("码上纳谏", "Suggestion", "cases:suggest", icon="💡", roles=("resident",)),

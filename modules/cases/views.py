@@ -37,7 +37,8 @@ from kernel.models import RoleAssignment
 from kernel.permissions import has_role, role_required
 from kernel.roles import STAFF_ROLES, Role
 from kernel.selectors import module_config
-from modules.cases import selectors, services, uploads
+from modules.cases import selectors, services
+from modules.cases.intake import uploads
 from modules.cases.models import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,

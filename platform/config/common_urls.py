@@ -14,7 +14,7 @@ def json_or_page(status: int, code: str, message_en: str, message_zh: str):
         if request.path.startswith("/api/"):
             return JsonResponse(error_body(status, code, message_en), status=status)
         if request.path.startswith("/open311/") and status == 404:  # Open311 clients read its error format
-            from modules.cases.open311 import error_page
+            from modules.cases.intake.open311 import error_page
 
             return error_page(request, status)
         return error_response(request, status, code, message_zh, message_en)

@@ -11,8 +11,9 @@ from django_tenants.utils import tenant_context
 from rest_framework.test import APIClient
 
 from kernel.api import AnonThrottle
-from modules.cases import integrations, services
+from modules.cases import services
 from modules.cases.calendar import TZ
+from modules.cases.intake import integrations
 from modules.cases.models import Case
 from tests.conftest import admin_of, client_for, host
 
@@ -398,7 +399,7 @@ def test_media_url_is_the_first_report_photo(world, settings, tmp_path):
     from django.utils.functional import empty
     from PIL import Image
 
-    from modules.cases import uploads
+    from modules.cases.intake import uploads
 
     settings.MEDIA_ROOT = tmp_path
     if default_storage._wrapped is not empty:  # django-tenants caches the media root

@@ -14,7 +14,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from kernel.models import AuditEntry
-from modules.cases import integrations, selectors, services
+from modules.cases import selectors, services
+from modules.cases.intake import integrations
 from modules.cases.models import Category, Holiday, Integration, ResponsibilityList
 from tests.conftest import client_for as _client_for
 

@@ -35,7 +35,8 @@ from kernel.api import CountingThrottle
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import HasRole
 from kernel.roles import Role
-from modules.cases import integrations, rules, selectors, services
+from modules.cases import rules, selectors, services
+from modules.cases.intake import integrations
 from modules.cases.models import Case, Integration, WebhookDelivery
 from modules.codes.selectors import district_domain
 from modules.registry.models import Community, Compound, Grid, Household, Street
