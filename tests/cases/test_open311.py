@@ -99,7 +99,7 @@ def test_discovery_in_json_and_xml(world):
 
 def test_services_in_json_and_xml_in_the_callers_language(world):
     with tenant_context(world.district):
-        services.save_category(actor=None, code="retired", name_zh="停用", active=False)
+        services.save_category(actor=world.admin, code="retired", name_zh="停用", active=False)
     english = as_json(client_for(world.district).get(f"{V2}services.json"))
     codes = [s["service_code"] for s in english]
     assert "noise" in codes and "corridor_clutter" in codes and "retired" not in codes

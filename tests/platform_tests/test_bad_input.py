@@ -342,8 +342,8 @@ def test_categories_rules_batches_notices_branding_and_integrations_check_their_
 
     with tenant_context(kangbashi):
         categories, rules, notices = Category.objects.count(), Rule.objects.count(), Notice.objects.count()
-        refused(lambda: cases.save_category(actor=None, code="x_bad", name_zh="0"), "name_zh")
-        refused(lambda: cases.save_category(actor=None, code="x_bad", name_zh="井盖", name_en="\x00"), "name_en")
+        refused(lambda: cases.save_category(actor=admin_of(kangbashi), code="x_bad", name_zh="0"), "name_zh")
+        refused(lambda: cases.save_category(actor=admin_of(kangbashi), code="x_bad", name_zh="井盖", name_en="\x00"), "name_en")
         refused(lambda: points.create_rule(actor=None, code="t_bad", name_zh="0", direction="add", category="test",
                                            min_points=1, max_points=10, default_points=2), "name_zh")
         refused(lambda: publish_notice(actor=world.admin, title="通知\x00", body="x", category="news"), "title")

@@ -129,3 +129,12 @@ def webhook_allowed() -> netguard.Allowed:
 
 def webhook_secret(integration: Integration) -> str:
     return decrypt(integration.webhook_secret_encrypted) if integration.webhook_secret_encrypted else ""
+
+
+def reveal_webhook_secret(*, actor, integration: Integration) -> str:
+    """The secret an integration checks our webhook signatures with; every look is in the audit log."""
+    _require_admin(actor)
+    with transaction.atomic():
+        audit.record(actor=actor, action="cases.integration.reveal_secret", target=integration,
+                     after={"key_prefix": integration.key_prefix})
+        return webhook_secret(integration)
