@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from kernel import audit
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.permissions import acting_user
 from kernel.selectors import module_config
 from modules.cases.intake.media import HEIC_SUPPORTED, Refused, clean_photo, clean_video, sniff
 from modules.cases.models import Attachment, Case
@@ -205,9 +206,7 @@ def attach(*, actor, case: Case, prepared: list[Prepared], stage: str = Attachme
     resolved. A case keeps at most 9 files and 1 video per stage. A file already on the case and
     stage (same SHA-256) is not stored twice: its existing row is returned. Returns one row per
     distinct file, in order. Files written to storage are deleted again if the transaction fails."""
-    from modules.cases.services import _user
-
-    user = _user(actor)
+    user = acting_user(actor)
     now = now or timezone.now()
     if stage not in Attachment.Stage.values:
         raise DomainError(_("Stage is report or result."), fields={"stage": [_("Unknown stage.")]})

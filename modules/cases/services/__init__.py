@@ -51,4 +51,4 @@ from modules.cases.services.reference import (  # noqa: F401
     seed,
     set_holiday,
 )
-from modules.cases.services.submit import _next_ref, submit_case  # noqa: F401
+from modules.cases.services.submit import _next_ref, submit_case, submit_case_with_files  # noqa: F401

@@ -19,12 +19,14 @@ from kernel.roles import Role
 from kernel.text import text_problem
 from modules.cases import selectors
 from modules.cases.calendar import local_date
+from modules.cases.intake import uploads
 from modules.cases.models import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,
     MEDIA_URL_MAX,
     TITLE_MAX,
     AssignMode,
+    Attachment,
     Case,
     CaseEvent,
     RefCounter,
@@ -282,3 +284,17 @@ def _repeat(existing: Case, user, integration, request_fingerprint: str) -> Case
         raise idempotency.reused()
     idempotency.check_same(existing.idempotency_fingerprint, request_fingerprint)
     return idempotency.mark(existing, created=False)
+
+
+def submit_case_with_files(*, actor, files=(), max_files: int | None = None, **values) -> Case:
+    """``submit_case`` with the reporter's photos or video, as the page and the API both send it. The
+    files are checked before anything is written; the case and its files are stored in one
+    transaction (a file that cannot be stored undoes the case, and leaves no stray file). A retried
+    submission (the same idempotency key: the API's Idempotency-Key, the page form's token) returns the
+    first case with its first files and stores nothing new."""
+    prepared = uploads.prepare(files, max_files=max_files or uploads.MAX_FILES) if files else []
+    with uploads.atomic():
+        case = submit_case(actor=actor, **values)
+        if prepared and idempotency.created(case):
+            uploads.attach(actor=actor, case=case, prepared=prepared, stage=Attachment.Stage.REPORT, trusted=True)
+    return case
