@@ -523,7 +523,7 @@ def test_staff_pages_upload_report_confirm_and_download(kangbashi, admin, places
     download = client.get(job_url + "rejected.xlsx")
     assert download.status_code == 200 and len(read_xlsx(download.content)) == 2
     bad = client.post("/registry/ledger/", {"file": SimpleUploadedFile("x.pdf", b"%PDF")}, follow=True)
-    assert "Excel (.xlsx)" in bad.content.decode()
+    assert "(.xlsx)" in bad.content.decode()  # kernel.workbooks: "upload an Excel workbook (.xlsx) or a CSV file"
     grid_worker = make_user(kangbashi, "ledger-page-grid", "grid_worker", "grid", places.grid.code)
     assert client_for(kangbashi, grid_worker).get("/registry/ledger/").status_code == 403
     assert client_for(kangbashi).get("/registry/ledger/").status_code == 302
