@@ -142,7 +142,7 @@ def test_every_problem_is_reported_in_plain_words_and_the_dry_run_writes_nothing
         assert "checksum" in messages["id_checksum"]["en"]
         assert messages["unknown_building"]["column"] == "楼栋" and "“9”" in messages["unknown_building"]["zh"]
         assert "明月社区" in messages["place_mismatch"]["zh"] or "明月一网格" in messages["place_mismatch"]["zh"]
-        assert "(户**)" in messages["id_other_name"]["en"]  # the registered name, masked
+        assert "(户*甲)" in messages["id_other_name"]["en"]  # the registered name, masked (kernel.personal.mask_name)
         unchanged = LedgerRow.objects.get(job=job, line=2 + 27)
         assert unchanged.status == LedgerRow.Status.UNCHANGED
         assert job.valid_count == 4 and job.unchanged_count == 1
