@@ -3,37 +3,20 @@ list, holidays) check the administrator in the service itself, so no caller can 
 the case with its files is one service, so a retried submission makes one case through the page and
 through the API alike."""
 import datetime as dt
-import io
 
 import pytest
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.utils.functional import empty
 from django_tenants.utils import tenant_context
-from PIL import Image
 
 from kernel.errors import NotAllowed
 from modules.cases import services
 from modules.cases.models import Attachment, Case, Category, Holiday, ResponsibilityList
 from modules.cases.services import holiday_rows
+from tests.cases.test_pages import jpeg, media  # noqa: F401 - media: the autouse fixture (files in tmp_path)
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    if default_storage._wrapped is not empty:  # django-tenants caches the media root
-        default_storage._wrapped.__dict__.pop("relative_media_root", None)
-    return tmp_path
-
-
-def jpeg(color="red") -> SimpleUploadedFile:
-    buf = io.BytesIO()
-    Image.new("RGB", (80, 60), color).save(buf, "JPEG")
-    return SimpleUploadedFile(f"{color}.jpg", buf.getvalue(), content_type="image/jpeg")
 
 
 ROW = {"category": "noise", "area_kind": "district", "unit_kind": "grid_workers", "response_amount": 24,
