@@ -9,7 +9,6 @@ import re
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from kernel import audit
 from kernel.errors import DomainError
@@ -29,8 +28,11 @@ from modules.cases.services.common import _category, _now
 from modules.cases.services.holiday_rows import HOLIDAY_NAME_MAX, HolidayEntry
 from modules.cases.services.rlist_rows import check_rlist_rows, item_key
 
-ONLY_ADMINS = gettext_lazy("Only district administrators change the settings of cases.")
 CATEGORY_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _require_admin(actor) -> None:
+    require_admin(actor, _("Only district administrators change the settings of cases."))
 
 
 # --- categories -------------------------------------------------------------------------------------
@@ -39,7 +41,7 @@ def save_category(*, actor, code: str, name_zh: str, name_en: str = "", assign_m
                   active: bool = True, new: bool | None = None) -> Category:
     """Add (``new=True``), edit (``new=False``) or either (``None``) a category; the code never changes.
     Every bad field is named at once."""
-    require_admin(actor, str(ONLY_ADMINS))
+    _require_admin(actor)
     code = (code or "").strip().lower()
     fields: dict[str, list[str]] = {}
     if not CATEGORY_CODE.match(code):
@@ -79,7 +81,7 @@ def publish_list(*, actor, rows: list[tuple[int, dict]], note: str = "", now=Non
     """Rows as the settings table or a spreadsheet give them (``(row number, values)``): every row
     checked (``rlist_rows.check_rlist_rows``), then published as the new current version. Nothing
     when any row is bad, or when the rows are the current list over again."""
-    require_admin(actor, str(ONLY_ADMINS))
+    _require_admin(actor)
     note = (note or "").strip()
     if len(note) > 200:
         raise DomainError(_("At most %(n)d characters.") % {"n": 200}, fields={"note": [_("Too long.")]})
@@ -98,7 +100,7 @@ def publish_responsibility_list(*, actor, items: list[dict], note: str = "", now
     """A new version of the list, made current. ``items``: dicts with category (code or object),
     area_kind, area_code, unit_kind, unit_code, response_amount/unit, resolution_amount/unit.
     Cases already received keep the version they were judged by."""
-    require_admin(actor, str(ONLY_ADMINS))
+    _require_admin(actor)
     return _publish(actor=actor, items=items, note=note, now=_now(now))
 
 
@@ -136,7 +138,7 @@ def _publish(*, actor, items: list[dict], note: str, now) -> ResponsibilityList:
 
 def set_holiday(*, actor, date: dt.date, is_working_day: bool = False, name: str = "") -> Holiday:
     """List one date as off, or as a make-up working day (a Saturday or Sunday)."""
-    require_admin(actor, str(ONLY_ADMINS))
+    _require_admin(actor)
     name = clean_text(name, field="name", max_length=HOLIDAY_NAME_MAX, required=False)
     if is_working_day and date.weekday() < 5:
         raise DomainError(_("%(date)s is a weekday; a make-up working day falls on a Saturday or Sunday.")
@@ -153,7 +155,7 @@ def set_holiday(*, actor, date: dt.date, is_working_day: bool = False, name: str
 def import_holidays(*, actor, entries: list[HolidayEntry]) -> dict:
     """Save checked entries (``holiday_rows.parse_holiday_lines``) in one go (a date already listed takes
     the new kind and name)."""
-    require_admin(actor, str(ONLY_ADMINS))
+    _require_admin(actor)
     if not entries:
         raise DomainError(_("No dates given."), fields={"lines": [_("Empty.")]}, code="empty")
     created = updated = 0
@@ -174,7 +176,7 @@ def import_holidays(*, actor, entries: list[HolidayEntry]) -> dict:
 
 def delete_holiday(*, actor, date: dt.date) -> None:
     """The date follows the ordinary week again (Monday–Friday working)."""
-    require_admin(actor, str(ONLY_ADMINS))
+    _require_admin(actor)
     with transaction.atomic():
         holiday = Holiday.objects.select_for_update().filter(date=date).first()
         if holiday is None:
