@@ -321,8 +321,8 @@ def seed_kangbashi_rlist(admin):
             category = existing.get(code)
             if category is None:
                 services.save_category(actor=admin, code=code, name_zh=name_zh, name_en=name_en, assign_mode=mode,
-                                    new=True)
+                                       new=True)
             elif not category.active:  # a switched-off category cannot carry rows: switch it on, as it is
                 services.save_category(actor=admin, code=code, name_zh=category.name_zh, name_en=category.name_en,
-                                    assign_mode=category.assign_mode)
+                                       assign_mode=category.assign_mode)
         return services.publish_list(actor=admin, rows=table_rows(), note=NOTE)
