@@ -244,7 +244,7 @@ def rlist_upload(request):
             raise DomainError(_("Choose the spreadsheet (.xlsx) to upload."), fields={"file": [_("Required.")]})
         rows = rlist_rows.read_rlist_xlsx(upload.read())
         rlist = services.publish_list(actor=request.user, rows=rows,
-                                   note=note or _("Uploaded from %(name)s") % {"name": upload.name[:120]})
+                                      note=note or _("Uploaded from %(name)s") % {"name": upload.name[:120]})
     except DomainError as exc:
         _raise_if_forbidden(exc)
         return _rlist_page(request, shown=selectors.current_rlist(), errors=_errors(exc), status=400, note=note)
@@ -265,7 +265,7 @@ def categories(request):
         form = fields if new else {}  # the add form shows what was typed; an edit row shows the saved values
         try:
             category = services.save_category(actor=request.user, new=new, active=request.POST.get("active") == "1",
-                                           **fields)
+                                              **fields)
             messages.success(request, _("Saved category %(name)s.") % {"name": category.name_zh})
             return redirect("cases:settings-categories")
         except DomainError as exc:
@@ -309,7 +309,7 @@ def holidays(request):
             if action == "save":
                 day = _date(request.POST.get("date"))
                 services.set_holiday(actor=request.user, date=day, is_working_day=request.POST.get("kind") == "work",
-                                   name=request.POST.get("name", ""))
+                                     name=request.POST.get("name", ""))
                 messages.success(request, _("Saved %(date)s.") % {"date": day.isoformat()})
                 year = day.year
             elif action == "delete":
@@ -381,7 +381,7 @@ def integrations_page(request):
                     return redirect("cases:settings-integrations")
                 elif action == "reveal":
                     shown_secret = (integration, integrations.reveal_webhook_secret(actor=request.user,
-                                                                             integration=integration))
+                                                                                    integration=integration))
                 else:
                     raise DomainError(_("Unknown action."), fields={"action": [_("Unknown.")]})
         except DomainError as exc:
