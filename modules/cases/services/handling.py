@@ -1,5 +1,7 @@
-"""Handling a case, from the pool to its end: one function per use case, keyword arguments, one transaction, an
-audit entry and a timeline event per step, domain events through the outbox.
+"""Handling a case, from the pool to its end (grab, accept, start, resolve, confirm, reopen, transfer,
+reject, the sweeps) and ``allowed_actions``, the one answer to "what may this user do". One function
+per use case, keyword arguments, one transaction, an audit entry and a timeline event per step,
+domain events through the outbox.
 
 Every transition locks the case row (SELECT … FOR UPDATE), checks the current status (409 naming
 the allowed states) and the actor's role and scope (403)."""
