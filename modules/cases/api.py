@@ -18,7 +18,7 @@ from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import STAFF_ROLES, Role
 from kernel.serializers import BoundOnce
-from modules.cases import selectors, services, uploads
+from modules.cases import selectors, services
 from modules.cases.attachments_api import AttachmentSerializer
 from modules.cases.models import Case, CaseParticipant, Category, OwnerLevel
 
@@ -220,14 +220,7 @@ class CaseList(PageThenJoin, generics.ListAPIView):
         values["idempotency_key"] = key
         places = data.places()
         files = request.FILES.getlist("files") if hasattr(request, "FILES") else []
-        if not files:  # submit_case is one transaction of its own
-            case = services.submit_case(actor=_actor(request), **values, **places)
-            return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED if idempotency.created(case) else 200)
-        prepared = uploads.prepare(files)  # checked before anything is saved
-        with uploads.atomic():
-            case = services.submit_case(actor=_actor(request), **values, **places)
-            if idempotency.created(case):  # a retried submission keeps its first files
-                uploads.attach(actor=_actor(request), case=case, prepared=prepared, trusted=True)
+        case = services.submit_case_with_files(actor=_actor(request), files=files, **values, **places)
         return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED if idempotency.created(case) else 200)
 
 

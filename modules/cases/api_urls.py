@@ -9,7 +9,7 @@ urlpatterns = [
     path("figures/", api.Figures.as_view(), name="figures"),
     path("<int:pk>/", api.CaseDetail.as_view(), name="detail"),
     path("<int:pk>/duplicates/", api.Duplicates.as_view(), name="duplicates"),
-    path("", include("modules.cases.integration_urls")),  # intake/, integrations/
+    path("", include("modules.cases.intake.integration_urls")),  # intake/, integrations/
     path("", include("modules.cases.attachment_urls")),  # <pk>/attachments/ (before the action route)
     path("<int:pk>/<slug:action>/", api.CaseAction.as_view(), name="action"),
 ]

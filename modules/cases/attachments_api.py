@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 
 from kernel.api import AnonThrottle, CountingThrottle, UserThrottle
 from kernel.errors import DomainError
-from modules.cases import selectors, uploads
+from modules.cases import selectors
+from modules.cases.intake import uploads
 from modules.cases.models import Attachment, Case
 
 CHUNK = 64 * 1024

@@ -156,7 +156,7 @@ def seed_cases(admin, *, rng_seed: str) -> None:
 
 def demo_integration(admin, *, name: str, kind: str):
     """The demo's integration of this name, with a new key (returned; shown once)."""
-    from modules.cases.integrations import create_integration, rotate_key
+    from modules.cases.intake.integrations import create_integration, rotate_key
     from modules.cases.models import Integration
 
     existing = Integration.objects.filter(name=name).first()

@@ -2,7 +2,7 @@
 where, and how fast (接诉即办: respond on receipt, resolve within working days).
 
 ``seed_kangbashi_rlist(admin)`` adds the categories and departments the list needs and publishes it
-as a new version through the cases module's own checked path (``rules.publish_list``: every row
+as a new version through the cases module's own checked path (``services.publish_list``: every row
 checked against the district's categories, places and departments). It runs once: a district that
 already has a version with this list's note gets nothing new, so a district administrator's later
 edits are kept. It does nothing where Kangbashi's demo places (``modules.registry.demo.PLACES``) are not
@@ -281,7 +281,7 @@ def _kind_and_code(code: str) -> tuple[str, str]:
 
 
 def table_rows() -> list[tuple[int, dict]]:
-    """The rows as the settings table gives them to ``rules.publish_list`` (row number, values)."""
+    """The rows as the settings table gives them to ``services.publish_list`` (row number, values)."""
     out = []
     for number, (category, area, unit, response_hours, resolution_days) in enumerate(ROWS, start=1):
         unit_kind, unit_code = _kind_and_code(unit)
@@ -303,7 +303,7 @@ def _has_kangbashi_places() -> bool:
 def seed_kangbashi_rlist(admin):
     """Categories, departments and the list above, published once as a new version. Returns the
     version carrying this list's note (new or earlier), or None where Kangbashi's places are not."""
-    from modules.cases import rules
+    from modules.cases import services
     from modules.cases.models import Category, ResponsibilityList
     from modules.registry import services as registry
     from modules.registry.models import Department
@@ -320,9 +320,9 @@ def seed_kangbashi_rlist(admin):
         for code, name_zh, name_en, mode in CATEGORIES:
             category = existing.get(code)
             if category is None:
-                rules.save_category(actor=admin, code=code, name_zh=name_zh, name_en=name_en, assign_mode=mode,
-                                    new=True)
+                services.save_category(actor=admin, code=code, name_zh=name_zh, name_en=name_en, assign_mode=mode,
+                                       new=True)
             elif not category.active:  # a switched-off category cannot carry rows: switch it on, as it is
-                rules.save_category(actor=admin, code=code, name_zh=category.name_zh, name_en=category.name_en,
-                                    assign_mode=category.assign_mode)
-        return rules.publish_list(actor=admin, rows=table_rows(), note=NOTE)
+                services.save_category(actor=admin, code=code, name_zh=category.name_zh, name_en=category.name_en,
+                                       assign_mode=category.assign_mode)
+        return services.publish_list(actor=admin, rows=table_rows(), note=NOTE)

@@ -1,2 +1,3 @@
 """Outbox handlers of the cases module: webhooks to integrations, follow-ups of bad ratings."""
-from modules.cases import followups, notifications, webhooks  # noqa: F401 - they register their handlers on import
+from modules.cases import followups, notifications  # noqa: F401 - they register their handlers on import
+from modules.cases.intake import webhooks  # noqa: F401 - registers its handlers on import

@@ -2,7 +2,7 @@
 history, edit in a table or upload a spreadsheet → a new version), categories, the holiday calendar and
 integrations; and the figures page (district admins and community staff, within their scope).
 
-Thin: parse the form, call ``rules`` / ``services`` / ``integrations`` (writes) or ``selectors`` /
+Thin: parse the form, call ``services`` / ``integrations`` (writes) or ``selectors`` /
 ``figures`` (reads), render. A bad form comes back with its errors and status 400; nothing is saved."""
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from kernel.errors import DomainError
 from kernel.permissions import role_required
 from kernel.roles import Role
 from modules.cases import figures as figures_reads
-from modules.cases import integrations, rules, selectors
+from modules.cases import selectors, services
 from modules.cases.calendar import local_date
+from modules.cases.intake import integrations
 from modules.cases.models import (
     AreaKind,
     AssignMode,
@@ -39,6 +40,7 @@ from modules.cases.models import (
     UnitKind,
     WebhookDelivery,
 )
+from modules.cases.services import holiday_rows, rlist_rows
 
 admin_only = role_required(Role.DISTRICT_ADMIN)
 EXTRA_ROWS = 3
@@ -51,7 +53,7 @@ def _raise_if_forbidden(exc: DomainError) -> None:
         raise Http404(exc.message)
 
 
-def _file_response(content: bytes, filename: str, content_type: str = rules.XLSX_TYPE) -> HttpResponse:
+def _file_response(content: bytes, filename: str, content_type: str = rlist_rows.XLSX_TYPE) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "private, no-store"
@@ -104,7 +106,7 @@ def _rlist_page(request, *, shown: ResponsibilityList | None, errors: list[str] 
     return render(request, "cases/settings/rlist.html", {
         "tab": "rlist", "shown": shown, "current": selectors.current_rlist(), "rows": _item_rows(items, names),
         "history": _history(), "errors": errors or [], "note": note, "uncovered": uncovered,
-        "columns": rules.RLIST_COLUMNS, "max_mb": rules.MAX_UPLOAD_BYTES // 2**20,
+        "columns": rlist_rows.RLIST_COLUMNS, "max_mb": rlist_rows.MAX_UPLOAD_BYTES // 2**20,
     }, status=status)
 
 
@@ -127,7 +129,7 @@ def rlist_template(request):
     rlist = (get_object_or_404(ResponsibilityList, version=version) if version and version.isdigit()
              else selectors.current_rlist())
     name = f"权责清单-v{rlist.version}.xlsx" if rlist else "权责清单模板.xlsx"
-    return _file_response(rules.rlist_workbook(rlist), name)
+    return _file_response(rlist_rows.rlist_workbook(rlist), name)
 
 
 def _posted_rows(post) -> list[dict]:
@@ -147,10 +149,10 @@ def _posted_rows(post) -> list[dict]:
         for position, row in enumerate(data):
             index = row.get("index")
             raw.append((index if isinstance(index, int) and index >= 0 else position,
-                        {f: str(row["values"].get(f) or "") for f in rules.RLIST_FIELDS}, row.get("deleted") is True))
+                        {f: str(row["values"].get(f) or "") for f in rlist_rows.RLIST_FIELDS}, row.get("deleted") is True))
     else:
         indices = sorted({int(k.split("-")[1]) for k in post if k.startswith("r-") and k.split("-")[1].isdigit()})
-        raw = [(i, {f: post.get(f"r-{i}-{f}", "") for f in rules.RLIST_FIELDS}, post.get(f"r-{i}-delete") == "1")
+        raw = [(i, {f: post.get(f"r-{i}-{f}", "") for f in rlist_rows.RLIST_FIELDS}, post.get(f"r-{i}-delete") == "1")
                for i in indices]
     rows = []
     for number, (index, values, deleted) in enumerate(raw, start=1):
@@ -187,7 +189,7 @@ def _edit_context(rows: list[dict], *, base: ResponsibilityList | None, note: st
     return {
         "tab": "rlist", "rows": shown, "next_index": start + extra, "base": base, "note": note,
         "errors": errors or [], "categories": Category.objects.order_by("code"),
-        "area_kinds": AreaKind.choices, "unit_kinds": [(k, UnitKind(k).label) for k in rules.LIST_UNIT_KINDS],
+        "area_kinds": AreaKind.choices, "unit_kinds": [(k, UnitKind(k).label) for k in rlist_rows.LIST_UNIT_KINDS],
         "limit_units": LimitUnit.choices,
         "places": [("street", s) for s in Street.objects.order_by("code")]
         + [("community", c) for c in Community.objects.order_by("code")]
@@ -209,7 +211,7 @@ def rlist_edit(request):
                           _edit_context([], base=selectors.current_rlist(), note=note, errors=_errors(exc)), status=400)
         live = [r for r in posted if not r["deleted"] and not r["blank"]]
         try:
-            rlist = rules.publish_list(actor=request.user, rows=[(r["number"], r["values"]) for r in live], note=note)
+            rlist = services.publish_list(actor=request.user, rows=[(r["number"], r["values"]) for r in live], note=note)
         except DomainError as exc:
             _raise_if_forbidden(exc)
             bad = {int(k.split()[1]) for k in exc.fields if k.startswith("row ")}
@@ -240,9 +242,9 @@ def rlist_upload(request):
     try:
         if upload is None:
             raise DomainError(_("Choose the spreadsheet (.xlsx) to upload."), fields={"file": [_("Required.")]})
-        rows = rules.read_rlist_xlsx(upload.read())
-        rlist = rules.publish_list(actor=request.user, rows=rows,
-                                   note=note or _("Uploaded from %(name)s") % {"name": upload.name[:120]})
+        rows = rlist_rows.read_rlist_xlsx(upload.read())
+        rlist = services.publish_list(actor=request.user, rows=rows,
+                                      note=note or _("Uploaded from %(name)s") % {"name": upload.name[:120]})
     except DomainError as exc:
         _raise_if_forbidden(exc)
         return _rlist_page(request, shown=selectors.current_rlist(), errors=_errors(exc), status=400, note=note)
@@ -262,8 +264,8 @@ def categories(request):
         new = request.POST.get("action") == "add"
         form = fields if new else {}  # the add form shows what was typed; an edit row shows the saved values
         try:
-            category = rules.save_category(actor=request.user, new=new, active=request.POST.get("active") == "1",
-                                           **fields)
+            category = services.save_category(actor=request.user, new=new, active=request.POST.get("active") == "1",
+                                              **fields)
             messages.success(request, _("Saved category %(name)s.") % {"name": category.name_zh})
             return redirect("cases:settings-categories")
         except DomainError as exc:
@@ -306,26 +308,26 @@ def holidays(request):
         try:
             if action == "save":
                 day = _date(request.POST.get("date"))
-                rules.save_holiday(actor=request.user, date=day, is_working_day=request.POST.get("kind") == "work",
-                                   name=request.POST.get("name", ""))
+                services.set_holiday(actor=request.user, date=day, is_working_day=request.POST.get("kind") == "work",
+                                     name=request.POST.get("name", ""))
                 messages.success(request, _("Saved %(date)s.") % {"date": day.isoformat()})
                 year = day.year
             elif action == "delete":
                 day = _date(request.POST.get("date"))
-                rules.delete_holiday(actor=request.user, date=day)
+                services.delete_holiday(actor=request.user, date=day)
                 messages.success(request, _("Removed %(date)s: it follows the ordinary week again.")
                                  % {"date": day.isoformat()})
             elif action in ("paste", "upload"):
                 if action == "paste":
                     pasted = request.POST.get("lines", "")
-                    entries = rules.parse_holiday_lines(pasted)
+                    entries = holiday_rows.parse_holiday_lines(pasted)
                 else:
                     upload = request.FILES.get("file")
                     if upload is None:
                         raise DomainError(_("Choose the spreadsheet (.xlsx) to upload."),
                                           fields={"file": [_("Required.")]})
-                    entries = rules.read_holiday_xlsx(upload.read())
-                done = rules.import_holidays(actor=request.user, entries=entries)
+                    entries = holiday_rows.read_holiday_xlsx(upload.read())
+                done = services.import_holidays(actor=request.user, entries=entries)
                 messages.success(request, _("Saved %(created)d new and %(updated)d changed dates.") % done)
                 year = min(e.date for e in entries).year
             else:
@@ -339,7 +341,7 @@ def holidays(request):
     years = sorted({d.year for d in Holiday.objects.dates("date", "year")} | {year, local_date(timezone.now()).year,
                                                                              local_date(timezone.now()).year + 1})
     return render(request, "cases/settings/holidays.html", {
-        "tab": "holidays", "year": year, "years": years, "rows": rows, "summary": rules.year_summary(year),
+        "tab": "holidays", "year": year, "years": years, "rows": rows, "summary": holiday_rows.year_summary(year),
         "errors": errors, "pasted": pasted,
     }, status=status)
 
@@ -347,7 +349,7 @@ def holidays(request):
 @admin_only
 @require_GET
 def holidays_xlsx(request, year: int):
-    return _file_response(rules.holiday_workbook(year), f"节假日-{year}.xlsx")
+    return _file_response(holiday_rows.holiday_workbook(year), f"节假日-{year}.xlsx")
 
 
 # --- integrations -------------------------------------------------------------------------------------
@@ -378,8 +380,8 @@ def integrations_page(request):
                     messages.success(request, _("Saved %(name)s.") % {"name": integration.name})
                     return redirect("cases:settings-integrations")
                 elif action == "reveal":
-                    shown_secret = (integration, rules.reveal_webhook_secret(actor=request.user,
-                                                                             integration=integration))
+                    shown_secret = (integration, integrations.reveal_webhook_secret(actor=request.user,
+                                                                                    integration=integration))
                 else:
                     raise DomainError(_("Unknown action."), fields={"action": [_("Unknown.")]})
         except DomainError as exc:

@@ -33,7 +33,7 @@ SPEC = ModuleSpec(
     portal_urls="modules.cases.urls",
     code_kinds=("household", "outdoor", "merchant", "stall"),
     code_actions="modules.cases.code_actions",
-    root_urls=(("open311/", "modules.cases.open311_urls"),),
+    root_urls=(("open311/", "modules.cases.intake.open311_urls"),),
     nav=(
         NavEntry("随手拍", "Snap report", "cases:report", icon="📷"),
         NavEntry("码上纳谏", "Suggestion", "cases:suggest", icon="💡", roles=("resident",)),

@@ -15,7 +15,7 @@ def sweep() -> dict:
 @shared_task(name="modules.cases.tasks.deliver_webhooks")
 def deliver_webhooks() -> int:
     """Send status updates owed to integrations (retries with back-off)."""
-    from modules.cases import webhooks
+    from modules.cases.intake import webhooks
 
     return webhooks.deliver_due()
 
@@ -23,6 +23,6 @@ def deliver_webhooks() -> int:
 @shared_task(name="modules.cases.tasks.sweep_orphan_files")
 def sweep_orphan_files() -> int:
     """Remove stored upload files no attachment row points to (left by a crash mid-request)."""
-    from modules.cases import uploads
+    from modules.cases.intake import uploads
 
     return uploads.sweep_orphan_files()

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from kernel import audit, events, jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.permissions import acting_user as _user
 from kernel.permissions import has_role, has_role_for
 from kernel.personal import decrypt
 from kernel.roles import Role
@@ -80,10 +81,6 @@ def issue_codes(*, actor, household: Household | None = None, merchant: Merchant
             audit.record(actor=actor, action="codes.issue", target=target,
                          after={"codes": [{"id": c.pk, "kind": c.kind} for c in made]})
     return [existing[k] if k in existing else next(c for c in made if c.kind == k) for k in _kinds_for(target)]
-
-
-def _user(actor):
-    return actor if getattr(actor, "pk", None) else None
 
 
 def issue_missing_codes(*, actor, households=None, merchants=None, officials=None) -> int:

@@ -1,4 +1,4 @@
-"""Reading a list of ID numbers from an uploaded spreadsheet (.xlsx, read with openpyxl) or CSV, for
+"""Reading a list of ID numbers from an uploaded spreadsheet (.xlsx) or CSV, read by kernel.workbooks, for
 award batches: the API (``POST /api/v1/points/batches/`` with a file) and the batch pages use it.
 
 The column is the one headed 身份证号 (or another usual name: 公民身份号码, 证件号码, ID number…) in the
@@ -8,20 +8,17 @@ number are reported by row number and what is wrong — never with the number it
 personal data, kept only in memory, not logged, not stored (the batch stores who was found)."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from kernel.errors import DomainError
 from kernel.personal import normalize_id_number
-from kernel.workbooks import check_xlsx
+from kernel.workbooks import cell_text, open_spreadsheet
 
 MAX_BYTES = 20 * 2**20  # 500,000 numbers take about 10 MB as CSV
 MAX_ROWS = 500_000  # batches.MAX_TARGETS
@@ -60,65 +57,12 @@ HEADER_KEYS = {_header_key(h) for h in HEADERS}
 
 
 def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return ""
-    return unicodedata.normalize("NFKC", str(value)).strip()
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without Excel's BOM), GB18030 (Excel and WPS on Chinese Windows) or UTF-16."""
-    candidates = ("utf-16",) if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig", "gb18030")
-    for encoding in candidates:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise DomainError(_("The file's text encoding is unknown: save it as CSV UTF-8 or as Excel (.xlsx) and "
-                        "upload it again."), code="unreadable_file", fields={"file": [_("Unknown encoding.")]})
-
-
-def _xlsx_rows(data: bytes) -> Iterator[tuple]:
-    import openpyxl
-
-    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)  # checked by rows_of
-    try:
-        yield from book.worksheets[0].iter_rows(values_only=True)
-    finally:
-        book.close()
-
-
-def _csv_rows(data: bytes) -> Iterator[tuple]:
-    text = _decode(data)
-    if "\x00" in text:
-        raise DomainError(_("This is not a spreadsheet: upload an Excel workbook (.xlsx) or a CSV file."),
-                          code="unsupported_file", fields={"file": [_("Not a spreadsheet.")]})
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    for row in csv.reader(io.StringIO(text, newline=""), dialect):
-        yield tuple(row)
+    return unicodedata.normalize("NFKC", cell_text(value))
 
 
 def rows_of(data: bytes, name: str = "") -> Iterator[tuple]:
-    """The rows of the first sheet of an .xlsx file, or of a CSV file."""
-    lower = (name or "").lower()
-    if not data:
-        raise DomainError(_("The file is empty."), code="empty_file", fields={"file": [_("Empty.")]})
-    if len(data) > MAX_BYTES:
-        raise DomainError(_("The file is too large: at most %(n)d MB.") % {"n": MAX_BYTES // 2**20},
-                          code="file_too_large", fields={"file": [_("Too large.")]})
-    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or lower.endswith(".xls"):
-        raise DomainError(_("This is an old Excel file (.xls): save it as .xlsx in Excel or WPS and upload it again."),
-                          code="unsupported_file", fields={"file": [_("Old .xls format.")]})
-    if data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
-        check_xlsx(data)  # read to its end before anything is accepted: a damaged workbook says what is wrong
-        return _xlsx_rows(data)
-    return _csv_rows(data)
+    """The rows of the first sheet of an .xlsx file, or of a CSV file (kernel.workbooks reads both)."""
+    return open_spreadsheet(data, name, max_bytes=MAX_BYTES).rows()
 
 
 def _find_column(head: list[tuple]) -> tuple[int, int, str] | None:

@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 
 from kernel import audit, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
-from kernel.permissions import has_role
-from kernel.roles import Role
+from kernel.permissions import require_admin
 from kernel.text import text_problem
 from modules.points import selectors_benefits as sel
 from modules.points.models import (
@@ -41,8 +40,7 @@ BENEFIT_FIELDS = ("title", "description", "min_tier", "limit_count", "limit_peri
 
 
 def _require_admin(actor) -> None:
-    if not _user(actor) or not has_role(actor, Role.DISTRICT_ADMIN):
-        raise NotAllowed(_("Only the district administrator manages benefit providers and benefits."))
+    require_admin(actor, _("Only the district administrator manages benefit providers and benefits."))
 
 
 def _invalid(errors: dict[str, list[str]]) -> DomainError:

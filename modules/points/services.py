@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from kernel import audit, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
+from kernel.permissions import acting_user as _user
 from kernel.permissions import has_role, in_scope
 from kernel.roles import Role
 from kernel.selectors import module_config
@@ -54,10 +55,6 @@ RULE_EDITORS = (Role.DISTRICT_ADMIN,)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-def _user(actor):
-    return actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
-
 
 def config() -> dict:
     """The module's configuration in force, with defaults for keys added since it was saved."""

@@ -110,3 +110,18 @@ class IsPlatformStaff(BasePermission):
         tenant = getattr(request, "tenant", None)
         return bool(tenant is not None and tenant.is_public and request.user.is_authenticated
                     and request.user.is_staff)
+
+
+def acting_user(actor):
+    """The signed-in user behind ``actor``, or None (anonymous, or the system: a seed, a sweep)."""
+    return actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
+
+
+def require_admin(actor, message: str | None = None) -> None:
+    """Refuse (403) anyone but a district administrator; ``message`` says what only they may do."""
+    if acting_user(actor) is None or not has_role(actor, Role.DISTRICT_ADMIN):
+        from django.utils.translation import gettext
+
+        from kernel.errors import NotAllowed
+
+        raise NotAllowed(message or gettext("Only district administrators may do this."))

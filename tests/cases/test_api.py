@@ -233,7 +233,7 @@ def test_categories_list_what_a_submission_may_name(world):
     codes = [c["code"] for c in listed.json()["results"]]
     assert "corridor_clutter" in codes and codes == sorted(codes)
     with tenant_context(world.district):
-        services.save_category(actor=None, code="corridor_clutter", name_zh="楼道堆物", active=False)
+        services.save_category(actor=world.admin, code="corridor_clutter", name_zh="楼道堆物", active=False)
     assert "corridor_clutter" not in [c["code"] for c in anonymous.get(f"{BASE}categories/").json()["results"]]
     # intake reads the categories from the cached routing snapshot: a deactivated one is refused at once
     refused = post(client_for(world.district, world.reporter), BASE,

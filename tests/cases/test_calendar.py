@@ -10,6 +10,7 @@ from django_tenants.utils import tenant_context
 from modules.cases import selectors, services
 from modules.cases.calendar import END_OF_DAY, TZ, WorkCalendar
 from tests.cases.conftest import T0, at
+from tests.conftest import admin_of
 
 pytestmark = pytest.mark.django_db
 
@@ -57,21 +58,20 @@ def test_selector_loads_the_districts_example_holidays(kangbashi):
         assert cal.overrides[dt.date(2026, 10, 1)] is False
         assert cal.overrides[dt.date(2026, 10, 10)] is True
         assert cal.add_working_days(T0, 5) == eod(2026, 10, 13)
-        services.set_holiday(actor=None, date=dt.date(2026, 10, 12), name="区里加一天（测试）")
+        services.set_holiday(actor=admin_of(kangbashi), date=dt.date(2026, 10, 12), name="区里加一天（测试）")
         assert selectors.work_calendar(T0).add_working_days(T0, 5) == eod(2026, 10, 14)
 
 
 def test_intake_sees_a_calendar_change_at_once(kangbashi):
     """Routing and the calendar are cached per district; every change of them forgets the cache."""
-    from modules.cases import rules
-    from tests.conftest import admin_of
+    from modules.cases.services import holiday_rows
 
     admin = admin_of(kangbashi)
     with tenant_context(kangbashi):
         assert selectors.routing(T0).calendar.add_working_days(T0, 5) == eod(2026, 10, 13)
         services.set_holiday(actor=admin, date=dt.date(2026, 10, 12), name="区里加一天（测试）")
         assert selectors.routing(T0).calendar.add_working_days(T0, 5) == eod(2026, 10, 14)
-        rules.delete_holiday(actor=admin, date=dt.date(2026, 10, 12))
+        services.delete_holiday(actor=admin, date=dt.date(2026, 10, 12))
         assert selectors.routing(T0).calendar.add_working_days(T0, 5) == eod(2026, 10, 13)
-        rules.import_holidays(actor=admin, entries=rules.parse_holiday_lines("2026-10-09 休 测试"))
+        services.import_holidays(actor=admin, entries=holiday_rows.parse_holiday_lines("2026-10-09 休 测试"))
         assert selectors.routing(T0).calendar.add_working_days(T0, 5) == eod(2026, 10, 14)

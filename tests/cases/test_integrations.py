@@ -5,7 +5,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from kernel.models import AuditEntry
-from modules.cases import integrations
+from modules.cases.intake import integrations
 from modules.cases.models import Case, Integration, WebhookDelivery
 from tests.conftest import client_for
 

@@ -11,8 +11,9 @@ from django_tenants.utils import tenant_context
 from rest_framework.test import APIClient
 
 from kernel.api import AnonThrottle
-from modules.cases import integrations, services
+from modules.cases import services
 from modules.cases.calendar import TZ
+from modules.cases.intake import integrations
 from modules.cases.models import Case
 from tests.conftest import admin_of, client_for, host
 
@@ -98,7 +99,7 @@ def test_discovery_in_json_and_xml(world):
 
 def test_services_in_json_and_xml_in_the_callers_language(world):
     with tenant_context(world.district):
-        services.save_category(actor=None, code="retired", name_zh="停用", active=False)
+        services.save_category(actor=world.admin, code="retired", name_zh="停用", active=False)
     english = as_json(client_for(world.district).get(f"{V2}services.json"))
     codes = [s["service_code"] for s in english]
     assert "noise" in codes and "corridor_clutter" in codes and "retired" not in codes
@@ -401,7 +402,7 @@ def test_media_url_is_the_first_report_photo(world, settings, tmp_path):
     from django.utils.functional import empty
     from PIL import Image
 
-    from modules.cases import uploads
+    from modules.cases.intake import uploads
 
     settings.MEDIA_ROOT = tmp_path
     if default_storage._wrapped is not empty:  # django-tenants caches the media root

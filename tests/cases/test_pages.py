@@ -94,7 +94,7 @@ def test_the_most_reported_kinds_come_first_and_the_rest_fold_away(world):
 
     with tenant_context(world.district):
         for i in range(12):
-            services.save_category(actor=None, code=f"extra_{i:02d}", name_zh=f"其他问题{i:02d}", name_en=f"Other {i}")
+            services.save_category(actor=world.admin, code=f"extra_{i:02d}", name_zh=f"其他问题{i:02d}", name_en=f"Other {i}")
         for _ in range(2):
             services.submit_case(actor=world.reporter, channel="snap", category="extra_11", title="井盖缺失",
                                  household=world.places["h1"])

@@ -365,7 +365,7 @@ def test_transfer_and_joint_handlers(in_district):
 
 
 def hotline_of(w):
-    from modules.cases.integrations import create_integration
+    from modules.cases.intake.integrations import create_integration
 
     return create_integration(actor=w.admin, name="12345", kind="hotline")[0]
 

@@ -20,7 +20,8 @@ from PIL import ExifTags, Image
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.models import AuditEntry
 from kernel.services import update_module_config
-from modules.cases import services, uploads
+from modules.cases import services
+from modules.cases.intake import uploads
 from modules.cases.models import Attachment, Case
 from modules.catalog import catalog
 from tests.cases.conftest import T0

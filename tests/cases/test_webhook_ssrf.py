@@ -16,7 +16,8 @@ from django_tenants.utils import tenant_context
 
 from kernel import netguard
 from kernel.events import relay_pending
-from modules.cases import integrations, services, webhooks
+from modules.cases import services
+from modules.cases.intake import integrations, webhooks
 from modules.cases.models import Integration, WebhookDelivery
 from tests.cases.test_webhooks import Receiver
 from tests.conftest import client_for

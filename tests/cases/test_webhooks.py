@@ -18,7 +18,8 @@ from django_tenants.utils import tenant_context
 
 from kernel.events import relay_pending
 from kernel.models import HandledEvent, OutboxEvent
-from modules.cases import integrations, services, webhooks
+from modules.cases import services
+from modules.cases.intake import integrations, webhooks
 from modules.cases.models import Case, WebhookDelivery
 from tests.conftest import admin_of, client_for, wait_for
 

@@ -70,7 +70,8 @@ def seed_a_little(district, admin) -> None:
     (the test districts start empty): a case with no street, handler or parent; an integration with
     no webhook URL; a notice."""
     if district.has_module("cases"):
-        from modules.cases import integrations, services
+        from modules.cases import services
+        from modules.cases.intake import integrations
         from modules.cases.models import Category
 
         category = Category.objects.filter(active=True).order_by("code").first()

@@ -351,7 +351,7 @@ def test_an_uploaded_list_with_a_bad_row_is_refused_naming_the_row(pw):
     numeric = staff.post(BATCHES, batch_form(file=xlsx([["身份证号"], [id_number(1)], [as_number]])))
     assert numeric.status_code == 400 and "Row 3: Stored as a number" in text(numeric)
     not_a_list = staff.post(BATCHES, batch_form(file=SimpleUploadedFile("list.pdf", b"%PDF-1.4")))
-    assert not_a_list.status_code == 400 and "No ID numbers found" in text(not_a_list)
+    assert not_a_list.status_code == 400 and "This is not a spreadsheet" in text(not_a_list)  # kernel.workbooks
     missing = staff.post(BATCHES, batch_form())
     assert missing.status_code == 400 and "Choose the list of ID numbers" in text(missing)
     assert counts(w) == (0, 0, 0)

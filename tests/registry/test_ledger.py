@@ -144,7 +144,7 @@ def test_every_problem_is_reported_in_plain_words_and_the_dry_run_writes_nothing
         assert "checksum" in messages["id_checksum"]["en"]
         assert messages["unknown_building"]["column"] == "楼栋" and "“9”" in messages["unknown_building"]["zh"]
         assert "明月社区" in messages["place_mismatch"]["zh"] or "明月一网格" in messages["place_mismatch"]["zh"]
-        assert "(户**)" in messages["id_other_name"]["en"]  # the registered name, masked
+        assert "(户*甲)" in messages["id_other_name"]["en"]  # the registered name, masked (kernel.personal.mask_name)
         unchanged = LedgerRow.objects.get(job=job, line=2 + 27)
         assert unchanged.status == LedgerRow.Status.UNCHANGED
         assert job.valid_count == 4 and job.unchanged_count == 1
@@ -525,7 +525,7 @@ def test_staff_pages_upload_report_confirm_and_download(kangbashi, admin, places
     download = client.get(job_url + "rejected.xlsx")
     assert download.status_code == 200 and len(read_xlsx(download.content)) == 2
     bad = client.post("/registry/ledger/", {"file": SimpleUploadedFile("x.pdf", b"%PDF")}, follow=True)
-    assert "Excel (.xlsx)" in bad.content.decode()
+    assert "(.xlsx)" in bad.content.decode()  # kernel.workbooks: "upload an Excel workbook (.xlsx) or a CSV file"
     grid_worker = make_user(kangbashi, "ledger-page-grid", "grid_worker", "grid", places.grid.code)
     assert client_for(kangbashi, grid_worker).get("/registry/ledger/").status_code == 403
     assert client_for(kangbashi).get("/registry/ledger/").status_code == 302

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from kernel.permissions import has_role, in_scope
-from kernel.personal import blind_index, encrypt, normalize_id_number, normalize_phone
+from kernel.personal import blind_index, encrypt, mask_name, normalize_id_number, normalize_phone
 from kernel.roles import Role
 from kernel.text import text_problem
 from modules.registry.ledger.columns import COLUMN_BY_FIELD, COLUMNS, parse_relation
-from modules.registry.ledger.problems import PROBLEMS, _mask_name, problem
+from modules.registry.ledger.problems import PROBLEMS, problem
 from modules.registry.ledger.sheets import SCIENTIFIC, _text
 from modules.registry.models import (
     Building,
@@ -300,7 +300,7 @@ class Checker:
                     homes = current.get(found["id"], [])
                     if _norm(found["name"]) != _norm(row.values["name"]):
                         row.reject(problem("id_other_name", "id_number", col("id_number", ""),
-                                           name=_mask_name(found["name"])))
+                                           name=mask_name(found["name"])))
                         continue
                     if household and any(h == household for h, _c in homes):
                         row.status = LedgerRow.Status.UNCHANGED
@@ -313,7 +313,7 @@ class Checker:
                     head_id, head_name = self.places.heads[household]
                     if head_id != row.resident_id:
                         row.reject(problem("head_exists", "relation", col("relation", ""),
-                                           name=_mask_name(head_name)))
+                                           name=mask_name(head_name)))
 
 
 class FileChecks:

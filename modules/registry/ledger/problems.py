@@ -84,7 +84,3 @@ def problem(code: str, field: str, column: str = "", **params) -> dict:
 
 def reason_text(problems: Iterable[dict]) -> str:
     return "；".join(f"{p['zh']} / {p['en']}" for p in problems)
-
-
-def _mask_name(name: str) -> str:
-    return name[:1] + "*" * max(1, len(name) - 1) if name else ""

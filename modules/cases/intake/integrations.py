@@ -19,10 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kernel import audit, netguard
-from kernel.errors import DomainError, NotAllowed
-from kernel.permissions import has_role
+from kernel.errors import DomainError
+from kernel.permissions import require_admin
 from kernel.personal import decrypt, encrypt
-from kernel.roles import Role
 from kernel.text import text_problem
 from modules.cases.models import Integration
 
@@ -39,8 +38,7 @@ def _new_key() -> tuple[str, str]:
 
 
 def _require_admin(actor) -> None:
-    if not (getattr(actor, "is_authenticated", False) and has_role(actor, Role.DISTRICT_ADMIN)):
-        raise NotAllowed(_("Only district administrators manage integrations."))
+    require_admin(actor, _("Only district administrators manage integrations."))
 
 
 def _check(name: str, kind: str, webhook_url: str) -> tuple[str, str]:
@@ -131,3 +129,12 @@ def webhook_allowed() -> netguard.Allowed:
 
 def webhook_secret(integration: Integration) -> str:
     return decrypt(integration.webhook_secret_encrypted) if integration.webhook_secret_encrypted else ""
+
+
+def reveal_webhook_secret(*, actor, integration: Integration) -> str:
+    """The secret an integration checks our webhook signatures with; every look is in the audit log."""
+    _require_admin(actor)
+    with transaction.atomic():
+        audit.record(actor=actor, action="cases.integration.reveal_secret", target=integration,
+                     after={"key_prefix": integration.key_prefix})
+        return webhook_secret(integration)

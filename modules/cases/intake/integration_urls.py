@@ -1,7 +1,7 @@
-"""Hotline / mailbox intake and integration management under /api/v1/cases/ (modules.cases.integration_api)."""
+"""Hotline / mailbox intake and integration management under /api/v1/cases/ (modules.cases.intake.integration_api)."""
 from django.urls import path
 
-from modules.cases import integration_api as api
+from modules.cases.intake import integration_api as api
 
 urlpatterns = [
     path("intake/", api.Intake.as_view(), name="intake"),

@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 at /open311/ on every district host (views in modules.cases.open311).
+"""Open311 GeoReport v2 at /open311/ on every district host (views in modules.cases.intake.open311).
 
 The format is the extension (.json / .xml), as the spec has it. Anything else under /open311/
 answers an Open311 error (404), not the site's page: the catch-all below, and ``handler404`` for a 404
@@ -6,7 +6,7 @@ raised anywhere under /open311/ (the module is off, no such request), which the 
 calls through the spec's ``root_urls`` (``modules.urls.root_handler404``)."""
 from django.urls import path, re_path
 
-from modules.cases import open311
+from modules.cases.intake import open311
 
 FMT = r"\.(?P<fmt>json|xml)$"
 ID = r"(?P<{}>[\w.~-]+?)"

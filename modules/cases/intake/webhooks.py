@@ -48,8 +48,8 @@ from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
 from kernel import events, netguard
-from modules.cases.integration_api import IntegrationCaseSerializer
-from modules.cases.integrations import webhook_allowed, webhook_secret
+from modules.cases.intake.integration_api import IntegrationCaseSerializer
+from modules.cases.intake.integrations import webhook_allowed, webhook_secret
 from modules.cases.models import Case, WebhookDelivery
 from modules.codes.selectors import district_domain
 

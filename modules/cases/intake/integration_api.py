@@ -35,7 +35,8 @@ from kernel.api import CountingThrottle
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import HasRole
 from kernel.roles import Role
-from modules.cases import integrations, rules, selectors, services
+from modules.cases import selectors, services
+from modules.cases.intake import integrations
 from modules.cases.models import Case, Integration, WebhookDelivery
 from modules.codes.selectors import district_domain
 from modules.registry.models import Community, Compound, Grid, Household, Street
@@ -298,7 +299,7 @@ class WebhookSecret(APIView):
         "secret": serializers.CharField(help_text="signs X-Mashang-Signature; see docs/integrations.md")})})
     def post(self, request, pk: int):
         integration = get_object_or_404(Integration, pk=pk)
-        return Response({"secret": rules.reveal_webhook_secret(actor=request.user, integration=integration)})
+        return Response({"secret": integrations.reveal_webhook_secret(actor=request.user, integration=integration)})
 
 
 class DeliverySerializer(serializers.ModelSerializer):
