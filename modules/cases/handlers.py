@@ -1,2 +1,3 @@
-"""Outbox handlers of the cases module: webhooks to integrations, follow-ups of bad ratings."""
+"""Outbox handlers of the cases module: webhooks to integrations, follow-ups of bad ratings, messages
+to reporters and workers (notifications)."""
 from modules.cases import followups, notifications, webhooks  # noqa: F401 - they register their handlers on import

@@ -99,3 +99,16 @@ def render(kind_key: str, context: dict, language: str) -> Rendered:
     texts = {**words, "title": title, "body": body}
     data = {field: {"value": _wechat_value(field, texts.get(name, ""))} for field, name in k.wechat}
     return Rendered(title=title[:200], body=body, wechat=data)
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A name kept in two languages (a category's name_zh / name_en): the one of the language the
+    message is rendered in, Chinese where English is missing."""
+
+    zh: str
+    en: str = ""
+
+    def __str__(self) -> str:
+        english = (translation.get_language() or "").startswith("en")
+        return (self.en or self.zh) if english else self.zh

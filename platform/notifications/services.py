@@ -215,7 +215,7 @@ def save_preferences(*, actor, channels: dict | None = None, quiet_start: dt.tim
     if wrong:
         raise DomainError(_("Unknown kind of message: %(keys)s.") % {"keys": ", ".join(wrong)},
                           fields={"channels": [_("Unknown kind of message.")]})
-    for key, chosen in channels.items():
+    for chosen in channels.values():
         if not isinstance(chosen, list | tuple) or any(c not in kinds.EXTRA_CHANNELS for c in chosen):
             raise DomainError(_("Channels are sms and wechat (the inbox is always on)."),
                               fields={"channels": [_("Unknown channel.")]})
