@@ -174,7 +174,7 @@ def deliver_due(*, limit: int = 200, now=None) -> int:
                 else:
                     wait = BACKOFF_SECONDS[min(message.attempts, len(BACKOFF_SECONDS)) - 1]
                     message.send_after = now + dt.timedelta(seconds=wait)
-                log.warning("message not sent", extra={"message": message.pk, "channel": message.channel})
+                log.warning("message not sent", extra={"message_id": message.pk, "channel": message.channel})
             else:
                 message.status, message.sent_at = Message.Status.SENT, timezone.now()
                 sent += 1
