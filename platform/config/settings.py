@@ -290,7 +290,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Fields named "kind" in several modules: name their enums apart.
     "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
-                            "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod"},
+                            "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod",
+                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES"},
 }
 
 # --- personal data --------------------------------------------------------------------------------
