@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from kernel.events import handles
@@ -20,12 +19,12 @@ from kernel.roles import GRID_WORKERS, Role, ScopeKind
 from modules.cases.models import Case, OwnerLevel, UnitKind
 from modules.cases.selectors import DEPARTMENT_ROLES
 from notifications.kinds import Bilingual, Group, Kind, register_group, register_kind
-from notifications.services import Note, notify, to_user
+from notifications.services import Note, link, notify, to_user
 
 SHOWN_REFS = 3
 
-register_group(Group("cases", _("My reports"), default_channels=("wechat",)))
-register_group(Group("work", _("Work for me"), default_channels=("sms",)))
+register_group(Group("cases", _("My reports"), default_channels=("wechat",), order=10))
+register_group(Group("work", _("Work for me"), default_channels=("sms",), order=40))
 
 _REF = (("character_string1", "ref"), ("thing2", "case_title"), ("thing3", "title"))
 for key, group, title, body in [
@@ -50,13 +49,6 @@ register_kind(Kind("cases.escalated_to_you", "work", _("%(count)s overdue cases 
                    wechat=(("character_string1", "refs"), ("thing2", "title"))))
 
 
-def _link(name: str, **kwargs) -> str:
-    try:
-        return reverse(name, kwargs=kwargs or None)
-    except NoReverseMatch:
-        return ""
-
-
 def _words(case: Case, **extra) -> dict:
     return {"ref": case.ref, "case_title": case.title, "category": Bilingual(case.category.name_zh, case.category.name_en), **extra}
 
@@ -64,7 +56,7 @@ def _words(case: Case, **extra) -> dict:
 def _tell_reporter(event, kind: str, case: Case, **extra) -> None:
     if case.reporter_id and case.reporter.is_active:
         notify(event=event, kind=kind, notes=[Note(to_user(case.reporter), _words(case, **extra),
-                                                   _link("cases:detail", key=case.ref))])
+                                                   link("cases:detail", key=case.ref))])
 
 
 def _case(payload) -> Case | None:
@@ -143,11 +135,11 @@ def on_submitted(payload, event):
     case = Case.objects.select_related("category", "assignee").filter(pk=payload["case_id"]).first()
     if case is None:
         return
-    link = _link("cases:detail", key=case.ref)
+    address = link("cases:detail", key=case.ref)
     if case.assignee_id and case.status == Case.Status.ASSIGNED and case.assignee.is_active:
-        notify(event=event, kind="cases.assigned", notes=[Note(to_user(case.assignee), _words(case), link)])
+        notify(event=event, kind="cases.assigned", notes=[Note(to_user(case.assignee), _words(case), address)])
     elif not case.assignee_id:
-        notify(event=event, kind="cases.pooled", notes=[Note(to_user(u), _words(case), link)
+        notify(event=event, kind="cases.pooled", notes=[Note(to_user(u), _words(case), address)
                                                         for u in grabbers_of(case)])
 
 
@@ -185,6 +177,6 @@ def on_escalated(payload, event):
     notes = []
     for user, refs in per_user.items():
         shown = "、".join(sorted(refs)[:SHOWN_REFS]) + ("…" if len(refs) > SHOWN_REFS else "")
-        notes.append(Note(to_user(user), {"count": len(refs), "refs": shown}, _link("cases:pool")))
+        notes.append(Note(to_user(user), {"count": len(refs), "refs": shown}, link("cases:pool")))
     notify(event=event, kind="cases.escalated_to_you", notes=notes)
     _tell_reporters(event, "cases.escalated", case_ids)

@@ -2,15 +2,14 @@
 approved (by the grid worker, or at once when the ledger matched) or refused, with the reason."""
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from kernel.events import handles
 from modules.codes.models import BindingRequest
 from notifications.kinds import Group, Kind, register_group, register_kind
-from notifications.services import Note, notify, to_user
+from notifications.services import Note, link, notify, to_user
 
-register_group(Group("household", _("My household"), default_channels=("sms",)))
+register_group(Group("household", _("My household"), default_channels=("sms",), order=30))
 _FIELDS = (("thing1", "address"), ("thing2", "title"))
 register_kind(Kind("codes.binding.approved", "household", _("You are bound to your household"),
                    _("%(address)s: your account is now bound to this household."), wechat=_FIELDS))
@@ -26,12 +25,8 @@ def _request(payload) -> BindingRequest | None:
 def _tell(event, kind: str, request: BindingRequest, **extra) -> None:
     if not request.user.is_active:
         return
-    try:
-        link = reverse("portal:me")
-    except NoReverseMatch:
-        link = ""
     notify(event=event, kind=kind, notes=[Note(to_user(request.user), {"address": request.household.address, **extra},
-                                               link)])
+                                               link("portal:me"))])
 
 
 @handles("codes.binding.approved", name="codes.notify_binding_approved")

@@ -4,7 +4,6 @@ appeal decided. A resident without an account hears by SMS at their registered p
 module's ``sms_on_award`` setting turns text messages about points off (the inbox stays)."""
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from kernel.events import handles
@@ -12,11 +11,11 @@ from modules.points.models import Appeal, Balance, BalanceKind, Batch, Entry, So
 from modules.points.services import config
 from notifications.kinds import Group, Kind, register_group, register_kind
 from notifications.models import Channel
-from notifications.services import Note, Recipient, notify, to_user
+from notifications.services import Note, Recipient, link, notify, to_user
 
 CHUNK = 1000
 
-register_group(Group("points", _("My points"), default_channels=("sms",)))
+register_group(Group("points", _("My points"), default_channels=("sms",), order=20))
 _FIELDS = (("number1", "points"), ("thing2", "reason"), ("number3", "balance"))
 register_kind(Kind("points.awarded", "points", _("You have been awarded %(points)s %(kind)s"),
                    _("Reason: %(reason)s. Your balance: %(balance)s."), wechat=_FIELDS))
@@ -28,13 +27,6 @@ register_kind(Kind("points.appeal_upheld", "points", _("Your appeal was upheld")
 register_kind(Kind("points.appeal_refused", "points", _("Your appeal was refused"),
                    _("The entry \u201c%(entry_reason)s\u201d (%(points)s) stands. The committee's reason: %(reason)s"),
                    wechat=_APPEAL))
-
-
-def _link(name: str) -> str:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return ""
 
 
 def _allowed() -> set[str] | None:
@@ -49,7 +41,7 @@ def _notes(entries) -> list[tuple[str, Note]]:
                                     "resident__user__phone_encrypted", "resident__user__is_active"))
     balances = {(r, k): p for r, k, p in Balance.objects.filter(
         resident_id__in={r[0] for r in rows}).values_list("resident_id", "kind", "points")}
-    link, found = _link("points:home"), []
+    address, found = link("points:home"), []
     for resident_id, kind, points, reason, phone, user_id, language, user_phone, active in rows:
         if user_id and active:
             who = Recipient(key=f"u{user_id}", user_id=user_id, language=language or "",
@@ -60,7 +52,7 @@ def _notes(entries) -> list[tuple[str, Note]]:
             continue
         words = {"points": abs(points), "kind": BalanceKind(kind).label, "reason": reason.rstrip("。.！! "),
                  "balance": balances.get((resident_id, kind), 0)}
-        found.append(("points.awarded" if points > 0 else "points.deducted", Note(who, words, link)))
+        found.append(("points.awarded" if points > 0 else "points.deducted", Note(who, words, address)))
     return found
 
 
@@ -102,4 +94,4 @@ def on_appeal_decided(payload, event):
     words = {"entry_reason": appeal.entry.reason, "points": f"{appeal.entry.points:+d}",
              "reason": appeal.decision_reason, "note": appeal.decision_reason}
     notify(event=event, kind="points.appeal_upheld" if upheld else "points.appeal_refused",
-           notes=[Note(to_user(appeal.filed_by), words, _link("points:appeals"))])
+           notes=[Note(to_user(appeal.filed_by), words, link("points:appeals"))])

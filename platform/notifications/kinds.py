@@ -21,6 +21,7 @@ class Group:
     key: str
     label: object  # gettext_lazy
     default_channels: tuple[str, ...] = ()  # besides the inbox
+    order: int = 50  # place on the settings page
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def group(key: str) -> Group:
 
 
 def groups() -> list[Group]:
-    return list(_groups.values())
+    return sorted(_groups.values(), key=lambda g: (g.order, g.key))
 
 
 def language_of(preferred: str | None) -> str:

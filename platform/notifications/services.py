@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -43,6 +44,14 @@ class Recipient:
     user_id: int | None = None
     language: str = ""
     phone_encrypted: str = ""
+
+
+def link(url_name: str, **kwargs) -> str:
+    """The address of a page for a message, or "" where it is not there (a module off)."""
+    try:
+        return reverse(url_name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return ""
 
 
 def to_user(user) -> Recipient:
