@@ -24,7 +24,9 @@ from notifications.services import Note, link, notify, to_user
 SHOWN_REFS = 3
 
 register_group(Group("cases", _("My reports"), default_channels=("wechat",), order=10))
-register_group(Group("work", _("Work for me"), default_channels=("sms",), order=40))
+register_group(Group("work", _("Work for me"), default_channels=("wechat",), order=40))
+# Escalations were texted before the inbox existed: supervisors keep SMS by default.
+register_group(Group("supervision", _("Overdue cases I supervise"), default_channels=("sms",), order=50))
 
 _REF = (("character_string1", "ref"), ("thing2", "case_title"), ("thing3", "title"))
 for key, group, title, body in [
@@ -44,7 +46,7 @@ for key, group, title, body in [
      _("%(case_title)s (%(category)s). Please accept it on your work bench.")),
 ]:
     register_kind(Kind(key, group, title, body, wechat=_REF))
-register_kind(Kind("cases.escalated_to_you", "work", _("%(count)s overdue cases came to you"),
+register_kind(Kind("cases.escalated_to_you", "supervision", _("%(count)s overdue cases came to you"),
                    _("Escalated to you for supervision: %(refs)s. Please handle them on your work bench."),
                    wechat=(("character_string1", "refs"), ("thing2", "title"))))
 

@@ -160,7 +160,7 @@ def test_preferences_through_the_api(person, kangbashi):
     connection.set_schema_to_public()
     api = client_for(kangbashi, person)
     got = api.get("/api/v1/me/messages/preferences/").json()
-    assert {g["key"] for g in got["groups"]} >= {"cases", "work", "points", "household"}
+    assert {g["key"] for g in got["groups"]} >= {"cases", "work", "supervision", "points", "household"}
     changed = api.patch("/api/v1/me/messages/preferences/", {"channels": {"cases": ["sms"]},
                                                            "quiet_start": "22:00", "quiet_end": "07:00"},
                         format="json").json()
