@@ -9,7 +9,7 @@ households (bulk-inserted: the data is the set-up, not the subject), then:
 
 1. ``services.issue_missing_codes`` issues their household codes (one bulk transaction);
 2. the PDF alone: ``printing.render`` of every code onto A4 sheets, to memory;
-3. the whole print run as the Celery task does it (``printing.produce``): codes read from the
+3. the whole print run as the Celery task does it (``print_runs.produce``): codes read from the
    database, PDF sheets and the ZIP of SVGs written, both stored under the district's media prefix,
    progress saved on the run. The run is made by ``services.create_print_run``; its queueing to
    Celery is switched off here, so the developer's worker does not take it too.
@@ -71,7 +71,8 @@ def main() -> int:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
-    from modules.codes import printing, selectors, services
+    from kernel import jobs
+    from modules.codes import print_runs, printing, selectors, services
     from modules.codes.models import Code
     from modules.registry.models import Household
     from tenants.services import create_district
@@ -107,11 +108,12 @@ def main() -> int:
             log(f"  PDF alone: {n} codes, {math.ceil(n / per_sheet)} sheets in {seconds:.1f}s")
             check_pdf(out.getvalue(), math.ceil(n / per_sheet), min(per_sheet, n), domain)
 
-            services._queue = lambda run_id: None  # the bench makes the run itself, not the developer's worker
+            # the bench makes the run itself, not the developer's worker: the kick is not sent
+            jobs.queue = lambda task_name, job_id: None
             run = services.create_print_run(actor=None, scope_kind="community", scope_code=community.code,
                                             kinds=["household"], codes_per_sheet=per_sheet)
             started = time.perf_counter()
-            done = printing.produce(run)
+            done = print_runs.produce(run)
             seconds = time.perf_counter() - started
             if done is None or done.total != n or done.status != "done":
                 raise SystemExit(f"the print run did not finish: {done and done.status}")

@@ -11,7 +11,7 @@ same-name-and-birth-date pairs, 500 same-name-and-phone pairs, 2,000 people boun
 1 % of households over their registered size, 3,000 people with no household (all scaled to
 ``BENCH_RESIDENTS``).
 
-Timed: ``registry.audit.start_audit(background=False)`` — what the Celery task runs: every check,
+Timed: ``registry.datachecks.start_audit(background=False)`` — what the Celery task runs: every check,
 then the findings written in one transaction. Then a second run over the same data (findings exist:
 each is kept, none is new), which is what a district sees from the second run on.
 """
@@ -163,7 +163,7 @@ def main() -> int:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
-    from modules.registry import audit
+    from modules.registry import datachecks
     from modules.registry.models import Finding, Resident
     from tenants.services import AdminSpec, create_district
 
@@ -180,21 +180,21 @@ def main() -> int:
             log(f"data: {Resident.objects.count()} residents, {planted} in {time.perf_counter() - started:.1f}s")
 
             started = time.perf_counter()
-            run = audit.start_audit(actor=admin, background=False)
+            run = datachecks.start_audit(actor=admin, background=False)
             seconds = time.perf_counter() - started
             assert run.status == "done", run.error
             log(f"first run: {seconds:.2f}s — {run.counts}, {run.new_findings} findings")
             assert run.invalid_id == planted["invalid"] and run.residents_checked == n_residents
 
             started = time.perf_counter()
-            again = audit.start_audit(actor=admin, background=False)
+            again = datachecks.start_audit(actor=admin, background=False)
             rerun = time.perf_counter() - started
             assert again.status == "done" and again.new_findings == 0 and again.counts == run.counts
             log(f"second run: {rerun:.2f}s — {Finding.objects.count()} findings kept")
-            for name, check in (("invalid ID numbers", audit.find_invalid_ids), ("duplicates", audit.find_duplicates),
-                                ("two households", audit.find_two_households),
-                                ("over capacity", lambda: audit.find_over_capacity(12)),
-                                ("no household", audit.find_no_household)):
+            for name, check in (("invalid ID numbers", datachecks.find_invalid_ids), ("duplicates", datachecks.find_duplicates),
+                                ("two households", datachecks.find_two_households),
+                                ("over capacity", lambda: datachecks.find_over_capacity(12)),
+                                ("no household", datachecks.find_no_household)):
                 started = time.perf_counter()
                 check()
                 log(f"  {name}: {time.perf_counter() - started:.2f}s")

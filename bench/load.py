@@ -18,6 +18,7 @@ else the machine is doing, the CPU cost much less.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -118,13 +119,15 @@ def run_wrk(port: int, plan_file: Path, *, seconds: int, threads: int, connectio
 
 def start_py_spy(pid: int, seconds: int):
     """``BENCH_PYSPY=<file>``: py-spy samples every server process during the run (collapsed stacks,
-    ``--format raw``: one line a stack with its count; flamegraph.pl or speedscope read it)."""
+    ``--format raw``: one line a stack with its count; flamegraph.pl or speedscope read it). More py-spy
+    arguments in ``BENCH_PYSPY_ARGS`` (``--gil``: only samples holding the GIL, i.e. Python's CPU)."""
     out = os.environ.get("BENCH_PYSPY")
     if not out:
         return None
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--format", "raw",
-                             "--rate", "50", "--duration", str(seconds), "--output", out],
+                             "--rate", "50", "--duration", str(seconds), "--output", out,
+                             *os.environ.get("BENCH_PYSPY_ARGS", "").split()],
                             stdout=sys.stderr, stderr=sys.stderr)
 
 
@@ -188,11 +191,23 @@ def main() -> int:
     setup_django()
     from django.db import connection
 
-    slugs = [bench_slug() for _ in range(n_districts)]
+    reuse, keep = os.environ.get("BENCH_WORLD"), os.environ.get("BENCH_KEEP")
+    if reuse:
+        from _support.load_world import DistrictWorld
+
+        with open(reuse) as f:
+            worlds = [DistrictWorld(**w) for w in json.load(f)]
+        slugs = [w.slug for w in worlds]
+    else:
+        slugs = [bench_slug() for _ in range(n_districts)]
     server = None
     tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
     try:
-        worlds = seed_all(slugs, residents=residents, jobs=jobs)
+        if not reuse:
+            worlds = seed_all(slugs, residents=residents, jobs=jobs)
+        if keep:
+            with open(keep, "w") as f:
+                json.dump([dataclasses.asdict(w) for w in worlds], f)
         for slug, world in zip(slugs, worlds, strict=True):
             log(f"{slug} at {world.host}: " + ", ".join(f"{k} {v:.1f}s" for k, v in world.seconds.items())
                 + f"; {len(world.resident_tokens)} residents, staff cases {[len(c) for _t, c in world.staff]}")
@@ -223,17 +238,18 @@ def main() -> int:
         if server is not None:
             stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
-        with quiet_stdout():
-            connection.set_schema_to_public()
-            for slug in slugs:
-                drop_district(slug=slug)
-            log(f"dropped {', '.join(slugs)}")
+        if not keep and not reuse or keep and reuse:  # kept for a later run, until one gives both
+            with quiet_stdout():
+                connection.set_schema_to_public()
+                for slug in slugs:
+                    drop_district(slug=slug)
+                log(f"dropped {', '.join(slugs)}")
 
     total = result["requests"]
     wall = result["duration_us"] / 1e6
     errors = (result["s4xx"] + result["s5xx"] + result["sother"] + result["connect"] + result["read"]
               + result["write"] + result["timeout"])
-    log(f"{total} requests in {wall:.1f}s over {n_districts} districts, {connections} connections, "
+    log(f"{total} requests in {wall:.1f}s over {len(slugs)} districts, {connections} connections, "
         f"{workers} server processes: 2xx {result['s2xx']}, 3xx {result['s3xx']}, 4xx {result['s4xx']}, "
         f"5xx {result['s5xx']}; socket errors connect {result['connect']} read {result['read']} "
         f"write {result['write']} timeout {result['timeout']}")
@@ -250,7 +266,7 @@ def main() -> int:
     figure("load_latency_p95_ms", round(result["p95_us"] / 1e3, 1), "ms")
     figure("load_latency_p99_ms", round(result["p99_us"] / 1e3, 1), "ms", "< 250")
     figure("load_errors", errors, "requests", "0")
-    figure("load_districts", n_districts, "districts")
+    figure("load_districts", len(slugs), "districts")
     figure("load_web_cpu_ms_per_request", round(per["web"], 2), "ms")
     figure("load_db_cpu_ms_per_request", round(per["db"], 2), "ms")
     figure("load_client_cpu_ms_per_request", round(per["client"], 2), "ms")

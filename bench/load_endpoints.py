@@ -14,7 +14,8 @@ own: statements per request from ``CaptureQueriesContext``, CPU milliseconds per
 To compare code changes against one district: ``BENCH_KEEP=<file>`` keeps the district and writes
 its description (JSON) there; ``BENCH_WORLD=<file>`` reuses such a district instead of seeding one
 (neither drops it: drop it with a last run given both). ``BENCH_PROFILE=<file>`` also writes a
-cProfile (``time.process_time`` clock) of the timed requests there.
+cProfile (``time.process_time`` clock) of the timed requests there; ``BENCH_ONLY=my_cases,points``
+times only those kinds.
 """
 from __future__ import annotations
 
@@ -93,7 +94,10 @@ def main() -> int:
                     send(r)
             from case_intake import cpu_seconds
 
+            only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
             for name, share, _who in MIX:
+                if only and name not in only:
+                    continue
                 items = by_kind[name]
                 statements, cpu = [], []
                 with connection.cursor() as cursor:
@@ -135,6 +139,8 @@ def main() -> int:
         figure(f"endpoint_{name}_db_cpu_ms", round(db_ms[name], 2), "ms")
         figure(f"endpoint_{name}_statements", round(mean_statements, 1), "statements/request")
         figure(f"endpoint_{name}_cpu_ms", round(cpu_median, 2), "ms")
+    if len(rows) < len(MIX):  # BENCH_ONLY: no mix
+        return 0
     weighted_cpu = sum(share * cpu_median for _n, share, _s, _m, cpu_median, _c in rows) / 100
     weighted_statements = sum(share * s for _n, share, s, _m, _c, _cm in rows) / 100
     weighted_db = sum(share * db_ms[name] for name, share, *_rest in rows) / 100

@@ -84,6 +84,26 @@ class ModuleCatalog:
                 todo.extend(self[key].depends)
         return out
 
+    def in_dependency_order(self, keys) -> list[ModuleSpec]:
+        """The specs of ``keys``, each after the modules it depends on; catalog order otherwise."""
+        wanted = set(keys)
+        out: list[ModuleSpec] = []
+        placed: set[str] = set()
+
+        def visit(spec: ModuleSpec) -> None:
+            if spec.key in placed:
+                return
+            placed.add(spec.key)  # the catalog is acyclic (checked when it is built)
+            for dep in spec.depends:
+                if dep in wanted:
+                    visit(self[dep])
+            out.append(spec)
+
+        for spec in self:
+            if spec.key in wanted:
+                visit(spec)
+        return out
+
     def effective(self, district) -> list[ModuleSpec]:
         """The specs on for a district, in catalog order."""
         on = set(district.modules) | self.always_on()

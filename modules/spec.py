@@ -36,14 +36,20 @@ class ModuleSpec:
     api_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /api/v1/<key>/
     portal_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /<key>/
     # (prefix, dotted module) pairs mounted at the host's root, for standards that fix their own paths
-    # (Open311 at /open311/); tagged with the module like every other route.
+    # (Open311 at /open311/); tagged with the module like every other route. A root URL module may
+    # define ``handler404(request, exception=None)``: the 404 of any path under its prefix (a standard's
+    # clients read its own error format).
     root_urls: tuple[tuple[str, str], ...] = ()
     nav: tuple[NavEntry, ...] = ()
     code_kinds: tuple[str, ...] = ()
+    # dotted module registering what a scanned code offers (``modules.codes.actions.register_action``);
+    # imported once per process by ``modules.codes.actions.autodiscover``
+    code_actions: str | None = None
     periodic_tasks: tuple[PeriodicTask, ...] = ()
     kpis: dict[str, str] = field(default_factory=dict)  # name -> dotted callable() -> number
     handlers: str | None = None  # dotted module registering outbox event handlers
     seed: str | None = None  # dotted callable(template=, actor=) run in a district when the module is turned on
+    demo: str | None = None  # dotted callable(*, district, admin, rng_seed) seeding the module's demo data
 
     def name(self, language: str | None = None) -> str:
         return self.name_en if (language or "").startswith("en") else self.name_zh

@@ -37,3 +37,13 @@ def root_patterns():
     """Routes a module mounts at the root (e.g. cases' /open311/), namespaced ``<key>-<first path part>``."""
     return [_mount(prefix, dotted, s.key, namespace=f"{s.key}-{prefix.strip('/').split('/')[0]}")
             for s in catalog for prefix, dotted in s.root_urls]
+
+
+def root_handler404(path: str):
+    """The ``handler404`` of the root URL module mounted over ``path`` (e.g. Open311's own error
+    format under /open311/), or None: the site's page."""
+    for spec in catalog:
+        for prefix, dotted in spec.root_urls:
+            if path.startswith(f"/{prefix}"):
+                return getattr(import_module(dotted), "handler404", None)
+    return None

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_rename, tenant_context
 
-from kernel import audit
+from kernel import audit, events
 from kernel.errors import Conflict, DomainError
 from kernel.text import clean_model_texts, clean_name
 from modules.catalog import catalog
@@ -353,9 +353,5 @@ def fill_pool(size: int | None = None) -> int:
 
 
 def _kick_refill() -> None:
-    from tenants.tasks import refill_pool
-
-    try:
-        refill_pool.apply_async(retry=False, headers={"_schema_name": "public"})
-    except Exception:
-        log.warning("pool refill not queued (broker unavailable); the periodic task will refill")
+    """By task name (kernel.events.kick): with the broker down the periodic refill catches up."""
+    events.kick("tenants.tasks.refill_pool", "public")

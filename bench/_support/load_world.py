@@ -58,18 +58,7 @@ def seed_district(slug: str, *, residents: int = 20, ledger: bool = True) -> Dis
         "logo.png", logo_png(spec["letter"], spec["branding"].primary_color), content_type="image/png"))
     seconds["create"] = time.perf_counter() - started
     with tenant_context(district):
-        if ledger:
-            seed_people(district, spec)
-        else:
-            import console.demo_benefits
-            import console.demo_points
-
-            kept = console.demo_points.seed_points, console.demo_benefits.seed_benefits
-            console.demo_points.seed_points = console.demo_benefits.seed_benefits = lambda *a, **k: None
-            try:
-                seed_people(district, spec)
-            finally:
-                console.demo_points.seed_points, console.demo_benefits.seed_benefits = kept
+        seed_people(district, spec, without=() if ledger else ("points",))
         seconds["seed"] = time.perf_counter() - started - seconds["create"]
         from modules.cases.models import Category
         from modules.registry import services as reg

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db.models import prefetch_related_objects
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers, status
@@ -11,10 +13,11 @@ from rest_framework.views import APIView
 
 from kernel import idempotency
 from kernel.cache import forget, kept_list
-from kernel.db import joins_as_written
+from kernel.db.precompiled import Precompiled, ids_param
 from kernel.errors import DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import STAFF_ROLES, Role
+from kernel.serializers import BoundOnce
 from modules.cases import selectors, services, uploads
 from modules.cases.attachments_api import AttachmentSerializer
 from modules.cases.models import Case, CaseParticipant, Category, OwnerLevel
@@ -34,18 +37,25 @@ def _for_list(qs):
             .only(*(f.name for f in Case._meta.concrete_fields), *LIST_COLUMNS))
 
 
+# Cases by id with their joined names: compiled once per process (kernel.db.precompiled), planned in
+# written order (kernel.db.joins_as_written: as one query with the visibility rule, PostgreSQL took
+# 30–50 ms to plan every order of eight LEFT JOINs, and under 1 ms to run it).
+CASES_BY_ID = Precompiled(lambda: _for_list(Case.objects.filter(ids_param(Case))), joins_as_written=True)
+
+
+def cases_by_id(ids: list[int]) -> list[Case]:
+    """The cases of ``ids`` (joined as lists show them), in the order of ``ids``; ids not found are left out."""
+    rows = {case.pk: case for case in CASES_BY_ID.fetch(ids)} if ids else {}
+    return [rows[pk] for pk in ids if pk in rows]
+
+
 class PageThenJoin:
     """A case list in two steps: the page's ids (the visibility rule, filters, order and page on the
-    cases alone: about 1 ms to plan), then those rows with their joined names, planned in written order
-    (``kernel.db.joins_as_written``). As one query, PostgreSQL took 30–50 ms to plan it (every order
-    of eight LEFT JOINs and the visibility sub-query) and under 1 ms to run it."""
+    cases alone: about 1 ms to plan), then those rows with their joined names (``cases_by_id``)."""
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset.values_list("pk", flat=True))
-        ids = list(page if page is not None else queryset.values_list("pk", flat=True))
-        with joins_as_written():
-            rows = {case.pk: case for case in _for_list(Case.objects.filter(pk__in=ids))}
-        return [rows[pk] for pk in ids if pk in rows]
+        return cases_by_id(list(page if page is not None else queryset.values_list("pk", flat=True)))
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
@@ -58,7 +68,7 @@ def _actor(request):
     return request.user if request.user.is_authenticated else None
 
 
-class CaseSerializer(serializers.Serializer):
+class CaseSerializer(BoundOnce):
     """Declared field by field (not a ModelSerializer): intake answers with it, and building a
     ModelSerializer's fields costs more than the case's whole SQL."""
 
@@ -106,7 +116,7 @@ class CaseSerializer(serializers.Serializer):
         return OwnerLevel(obj.owner_level).name.lower()
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(BoundOnce):
     at = serializers.DateTimeField()
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     kind = serializers.CharField()
@@ -225,12 +235,18 @@ class CaseDetail(generics.RetrieveAPIView):
     serializer_class = CaseDetailSerializer
 
     def get_queryset(self):
-        return _for_list(selectors.cases_for(self.request.user)).prefetch_related(
-            "participants__user", "attachments__uploaded_by")
+        return selectors.cases_for(self.request.user)
 
-    def retrieve(self, request, *args, **kwargs):
-        with joins_as_written():  # one primary key, then its joined rows: see PageThenJoin
-            return super().retrieve(request, *args, **kwargs)
+    def get_object(self):
+        """The visibility rule on the case alone (its id, or 404), then the case with its joined rows
+        (``cases_by_id``), its participants and files."""
+        visible = self.get_queryset().filter(pk=self.kwargs["pk"]).values_list("pk", flat=True)
+        found = cases_by_id(list(visible[:1]))
+        if not found:
+            raise Http404
+        prefetch_related_objects(found, "participants__user", "attachments__uploaded_by")
+        self.check_object_permissions(self.request, found[0])
+        return found[0]
 
 
 class Pool(PageThenJoin, generics.ListAPIView):

@@ -32,6 +32,7 @@ SPEC = ModuleSpec(
     api_urls="modules.cases.api_urls",
     portal_urls="modules.cases.urls",
     code_kinds=("household", "outdoor", "merchant", "stall"),
+    code_actions="modules.cases.code_actions",
     root_urls=(("open311/", "modules.cases.open311_urls"),),
     nav=(
         NavEntry("随手拍", "Snap report", "cases:report", icon="📷"),
@@ -52,4 +53,5 @@ SPEC = ModuleSpec(
     kpis={"open_cases": "modules.cases.selectors.open_case_kpi",
           "overdue_cases": "modules.cases.selectors.overdue_case_kpi"},
     seed="modules.cases.services.seed",
+    demo="modules.cases.demo.seed_demo",
 )

@@ -2,8 +2,8 @@
 its actions (praise and report at an outdoor code, rating at a merchant code …) without touching
 ``codes``.
 
-A module puts its registrations in ``modules/<app>/code_actions.py`` (imported by ``autodiscover``
-when the codes app is ready) and lists the kinds it serves in its spec's ``code_kinds``::
+A module puts its registrations in a module its spec names as ``code_actions`` (imported by
+``autodiscover`` when the codes app is ready) and lists the kinds it serves in its spec's ``code_kinds``::
 
     from modules.codes.actions import register_action
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import import_module, util
+from importlib import import_module
 
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, reverse
@@ -130,14 +130,13 @@ _discovered = False
 
 
 def autodiscover() -> None:
-    """Import ``code_actions`` of every module app (once per process)."""
+    """Import the ``code_actions`` module each module's spec names (once per process)."""
     global _discovered
     if _discovered:
         return
-    from django.conf import settings
+    from modules.catalog import catalog
 
-    for app in settings.MODULE_APPS:
-        name = f"{app}.code_actions"
-        if util.find_spec(name) is not None:
-            import_module(name)
+    for spec in catalog:
+        if spec.code_actions:
+            import_module(spec.code_actions)
     _discovered = True

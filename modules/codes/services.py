@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 
 from kernel import audit, events, jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
-from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, has_role_for
 from kernel.personal import decrypt
 from kernel.roles import Role
@@ -355,11 +354,13 @@ def remove_member(*, actor, membership: Membership) -> Membership:
 
 # --- print runs ----------------------------------------------------------------------------------------
 
+PRINT_RUN_TASK = "modules.codes.tasks.make_print_run"
 PRINTABLE = (Code.Kind.HOUSEHOLD, Code.Kind.OUTDOOR, Code.Kind.MERCHANT, Code.Kind.STALL)
 
 
 def create_print_run(*, actor, scope_kind: str, scope_code: str, kinds, codes_per_sheet: int | None = None) -> PrintRun:
-    """Queue a print run of a community's or a street's codes; a Celery task makes the files."""
+    """Queue a print run of a community's or a street's codes; a worker makes the files
+    (modules.codes.print_runs, on the kernel's job runner)."""
     if scope_kind not in PrintRun.Scope.values:
         raise DomainError(_("scope_kind: community or street."), fields={"scope_kind": [_("community or street.")]})
     name = selectors.scope_name(scope_kind, scope_code)
@@ -383,85 +384,8 @@ def create_print_run(*, actor, scope_kind: str, scope_code: str, kinds, codes_pe
                                       codes_per_sheet=per_sheet, created_by=_user(actor))
         audit.record(actor=actor, action="codes.print.create", target=run,
                      after={"scope": f"{scope_kind}:{scope_code}", "kinds": kinds, "per_sheet": per_sheet})
-        transaction.on_commit(lambda: _queue(run.pk))
+        jobs.queue(PRINT_RUN_TASK, run.pk)  # by name: the worker runs print_runs.produce
     return run
-
-
-def _queue(run_id: int) -> None:
-    from modules.codes.tasks import make_print_run
-
-    try:
-        make_print_run.apply_async(args=[run_id], retry=False)
-    except Exception:  # broker down: the run stays queued; requeue_stale_print_runs picks it up
-        import logging
-
-        logging.getLogger(__name__).warning("print run %s not queued (broker unavailable)", run_id)
-
-
-def start_print_run(*, run: PrintRun) -> PrintRun | None:
-    """The task takes the run (once): issues the scope's missing codes and counts what it will print."""
-    from modules.registry.models import Household as H
-    from modules.registry.models import Merchant as M
-
-    with transaction.atomic():
-        run = PrintRun.objects.select_for_update().get(pk=run.pk)
-        # The caller holds the run's lock (printing.produce), so a run still marked running has nobody
-        # running it: its worker died. It starts again from the beginning.
-        if run.status not in (PrintRun.Status.QUEUED, PrintRun.Status.RUNNING):
-            return None
-        prefix = "grid__community__code" if run.scope_kind == "community" else "grid__community__street__code"
-        place = {prefix: run.scope_code}
-        if {Code.Kind.HOUSEHOLD, Code.Kind.OUTDOOR} & set(run.kinds):
-            issue_missing_codes(actor=None, households=H.objects.filter(**place))
-        if {Code.Kind.MERCHANT, Code.Kind.STALL} & set(run.kinds):
-            issue_missing_codes(actor=None, merchants=M.objects.filter(active=True, **place))
-        run.status = PrintRun.Status.RUNNING
-        run.started_at = run.heartbeat_at = timezone.now()
-        run.total = selectors.codes_in_scope(run.scope_kind, run.scope_code, run.kinds).count()
-        run.done = 0
-        run.save(update_fields=["status", "started_at", "heartbeat_at", "total", "done"])
-        audit.record(actor=None, action="codes.print.start", target=run, after={"total": run.total})
-    return run
-
-
-def print_run_lock(run_id: int):
-    """Held by whoever makes the run's files (kernel.locks): one worker at a time."""
-    return try_advisory_lock("print-run", run_id)
-
-
-def print_runs_to_requeue() -> list[int]:
-    """Runs nobody is making although they should be: running ones whose heartbeat stopped and whose
-    lock is free (their worker died), and queued ones still waiting three minutes after they were asked
-    for (the broker was down then)."""
-    dead = jobs.dead(PrintRun.objects.all(), "print-run")
-    waiting = PrintRun.objects.filter(status=PrintRun.Status.QUEUED,
-                                      created_at__lt=timezone.now() - timedelta(minutes=3))
-    return sorted({*dead, *waiting.values_list("pk", flat=True)[:50]})
-
-
-def record_print_progress(*, run: PrintRun, done: int) -> None:
-    """Progress ticks of a running print run (bookkeeping, not audited: one audit entry per run state)."""
-    PrintRun.objects.filter(pk=run.pk, status=PrintRun.Status.RUNNING).update(done=min(done, run.total))
-
-
-def finish_print_run(*, run: PrintRun, pdf, zip_file) -> PrintRun:
-    with transaction.atomic():
-        run = PrintRun.objects.select_for_update().get(pk=run.pk)
-        run.pdf.save("codes.pdf", pdf, save=False)
-        run.zip.save("codes-svg.zip", zip_file, save=False)
-        run.status = PrintRun.Status.DONE
-        run.done = run.total
-        run.finished_at = timezone.now()
-        run.save(update_fields=["pdf", "zip", "status", "done", "finished_at"])
-        audit.record(actor=None, action="codes.print.done", target=run, after={"total": run.total})
-    return run
-
-
-def fail_print_run(*, run: PrintRun, error: str) -> None:
-    with transaction.atomic():
-        PrintRun.objects.filter(pk=run.pk).update(status=PrintRun.Status.FAILED, error=error[:2000],
-                                                  finished_at=timezone.now())
-        audit.record(actor=None, action="codes.print.failed", target=run, after={"error": error[:200]})
 
 
 # --- seed ----------------------------------------------------------------------------------------------

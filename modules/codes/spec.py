@@ -38,9 +38,11 @@ SPEC = ModuleSpec(
     portal_urls="modules.codes.urls",
     nav=(NavEntry("五码", "Codes", "codes:index", icon="🔳", roles=tuple(STAFF_ROLES), staff=True),),
     code_kinds=("household", "outdoor", "merchant", "official", "stall"),
+    code_actions="modules.codes.code_actions",
     kpis={"active_codes": "modules.codes.selectors.active_code_count",
           "pending_bindings": "modules.codes.selectors.pending_binding_count"},
     periodic_tasks=(PeriodicTask("modules.codes.tasks.requeue_stale_print_runs", 60),),
     handlers="modules.codes.notifications",
     seed="modules.codes.services.seed",
+    demo="modules.codes.demo.seed_demo",
 )

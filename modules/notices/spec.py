@@ -28,4 +28,5 @@ SPEC = ModuleSpec(
     kpis={"published_notices": "modules.notices.selectors.published_count"},
     handlers="modules.notices.handlers",
     seed="modules.notices.services.seed",
+    demo="modules.notices.demo.seed_demo",
 )

@@ -11,11 +11,10 @@ chunks of ``Batch.chunk_size``; each chunk is one transaction and one statement:
 with the batch's progress saved in the same transaction. The idempotency key is
 ``batch:<batch id>:<resident id>``, so a worker killed halfway resumes at the first uncommitted chunk
 and never posts anyone twice, and re-running a finished batch posts nothing. An advisory lock keeps
-a redelivered task from running a batch that is still running elsewhere."""
+a redelivered task from running a batch that is still running elsewhere (kernel.jobs, the runner of
+every long job)."""
 from __future__ import annotations
 
-import datetime as dt
-import logging
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet
@@ -26,7 +25,6 @@ from django.utils.translation import gettext as _
 
 from kernel import audit, events, idempotency, jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
-from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, in_scope
 from kernel.personal import blind_index, normalize_id_number
 from kernel.roles import Role, ScopeKind
@@ -47,13 +45,10 @@ from modules.points.models import (
 from modules.registry.models import Resident
 from modules.registry.selectors import RESIDENT_SCOPE
 
-log = logging.getLogger(__name__)
-
 DEFAULT_CHUNK = 2000
 MAX_TARGETS = 500_000
-STALE_SECONDS = 600  # a batch still queued this long after its last change lost its task: queue it again
-# A running batch beats (kernel.jobs); one whose beat is older than jobs.JOB_STALE_SECONDS and whose lock
-# is free (its worker died) is resumed by the sweep, every minute.
+# Batches run on the kernel's job runner (kernel.jobs, BATCHES below): a running batch beats; one whose
+# beat stopped, or that stayed queued, is resumed by the sweep, every minute.
 
 
 # --- where the residents come from ----------------------------------------------------------------
@@ -286,42 +281,20 @@ def retry_batch(*, actor, batch: Batch, background: bool = True) -> Batch:
 
 
 def queue_batch(batch_id: int) -> None:
-    """Off the request path (kernel.events.kick); broker down: the periodic resume picks the batch up."""
-    events.kick("modules.points.tasks.run_batch", args=(batch_id,))
+    """Off the request path, by task name (kernel.jobs); broker down: the periodic resume picks it up."""
+    jobs.queue("modules.points.tasks.run_batch", batch_id)
 
 
 # --- running ------------------------------------------------------------------------------------------
 
-def _batch_lock(batch_id: int):
-    return try_advisory_lock("points-batch", batch_id)
+def _failure(exc: BaseException) -> str:
+    return (_("Something went wrong and it has been logged (%(kind)s); start it again to continue.")
+            % {"kind": type(exc).__name__})
 
 
 def run_batch(*, batch_id: int) -> Batch | None:
-    """Post what the batch has not posted yet. Safe to call again at any point."""
-    with _batch_lock(batch_id) as got:
-        if not got:
-            log.info("points batch already running elsewhere", extra={"batch": batch_id})
-            return None
-        batch = Batch.objects.filter(pk=batch_id).first()
-        if batch is None or batch.status not in (Batch.Status.QUEUED, Batch.Status.RUNNING):
-            return batch
-        try:
-            _run(batch)
-        except Exception as exc:
-            log.exception("points batch failed", extra={"batch": batch_id})
-            Batch.objects.filter(pk=batch_id).update(
-                status=Batch.Status.FAILED, updated_at=timezone.now(),
-                error=_("Something went wrong and it has been logged (%(kind)s); start it again to continue.")
-                % {"kind": type(exc).__name__})
-        return Batch.objects.get(pk=batch_id)
-
-
-def _run(batch: Batch) -> None:
-    now = timezone.now()
-    Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.RUNNING, started_at=batch.started_at or now,
-                                             heartbeat_at=now, updated_at=now)
-    with jobs.beating(batch):
-        _post_all(batch)
+    """Post what the batch has not posted yet (kernel.jobs runs it). Safe to call again at any point."""
+    return jobs.run(BATCHES, batch_id)
 
 
 def _post_all(batch: Batch) -> None:
@@ -412,16 +385,16 @@ def _post_chunk(cursor, *, batch: Batch, version: RuleVersion, lo: int, hi: int,
     return seen, posted
 
 
+BATCHES = jobs.JobKind(lock="points-batch", model=Batch, task="modules.points.tasks.run_batch", work=_post_all,
+                       failure=_failure)
+
+
 def stalled_batches(stale_seconds: int | None = None) -> list[int]:
-    """Batches that nobody is running now although they should be: running ones whose heartbeat is
-    older than ``stale_seconds`` (default jobs.JOB_STALE_SECONDS: their worker died), and queued ones
-    untouched for ``stale_seconds`` (default STALE_SECONDS: their task was lost with the broker).
-    A batch whose lock is held is running somewhere, however slowly, and is left alone."""
-    running = jobs.dead(Batch.objects.all(), "points-batch", stale_seconds)
-    cutoff = timezone.now() - dt.timedelta(seconds=STALE_SECONDS if stale_seconds is None else stale_seconds)
-    queued = [pk for pk in Batch.objects.filter(status=Batch.Status.QUEUED, updated_at__lte=cutoff)
-              .values_list("pk", flat=True) if jobs.lock_free("points-batch", pk)]
-    return sorted({*running, *queued})
+    """Batches that nobody is running now although they should be (kernel.jobs.to_resume): running
+    ones whose heartbeat is older than ``stale_seconds`` (default jobs.JOB_STALE_SECONDS: their worker
+    died), and queued ones untouched for ``stale_seconds`` (default jobs.QUEUED_STALE_SECONDS: their
+    task was lost with the broker). A batch whose lock is held is running somewhere and is left alone."""
+    return jobs.to_resume(BATCHES, stale_seconds=stale_seconds, queued_seconds=stale_seconds)
 
 
 def resume_stalled(stale_seconds: int | None = None) -> list[int]:

@@ -25,12 +25,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kernel.permissions import HasRole
-from modules.registry import audit, ledger, selectors
+from modules.registry import datachecks, ledger, selectors
 from modules.registry.models import AuditRun, Finding, ImportJob, LedgerRow
 
 Importers = HasRole(*ledger.IMPORTERS)
-AuditReaders = HasRole(*audit.HANDLERS)
-AuditRunners = HasRole(*audit.RUNNERS)
+AuditReaders = HasRole(*datachecks.HANDLERS)
+AuditRunners = HasRole(*datachecks.RUNNERS)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -193,7 +193,7 @@ class AuditRunStart(APIView):
 
     @extend_schema(request=None, responses={202: AuditRunSerializer}, summary="Start a data-audit run")
     def post(self, request):
-        run = audit.start_audit(actor=request.user)
+        run = datachecks.start_audit(actor=request.user)
         return Response(AuditRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -216,7 +216,7 @@ class FindingSerializer(serializers.ModelSerializer):
         if resident is None:
             return None
         return {"id": resident.pk, "name": resident.name,
-                "id_number": audit.masked_id(resident, full=self.context.get("full", False))}
+                "id_number": datachecks.masked_id(resident, full=self.context.get("full", False))}
 
     def get_household(self, finding) -> dict | None:
         h = finding.household
@@ -229,7 +229,7 @@ class FindingSerializer(serializers.ModelSerializer):
         return self._person(finding.other_resident)
 
     def get_description(self, finding) -> dict:
-        return audit.describe(finding, full_numbers=self.context.get("full", False))
+        return datachecks.describe(finding, full_numbers=self.context.get("full", False))
 
 
 class FindingList(generics.ListAPIView):
@@ -238,14 +238,14 @@ class FindingList(generics.ListAPIView):
     filterset_fields = {"kind": ["exact"], "status": ["exact", "in"], "grid__code": ["exact"], "last_run": ["exact"]}
 
     def get_queryset(self):
-        return audit.findings_for(self.request.user).order_by("-last_run_id", "kind", "id")
+        return datachecks.findings_for(self.request.user).order_by("-last_run_id", "kind", "id")
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "full": selectors.sees_full_id_numbers(self.request.user)}
 
 
 class ResolveSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[s.value for s in audit.RESOLUTIONS])
+    status = serializers.ChoiceField(choices=[s.value for s in datachecks.RESOLUTIONS])
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
@@ -257,8 +257,8 @@ class FindingResolve(APIView):
     def post(self, request, pk: int):
         data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        finding = get_object_or_404(audit.findings_for(request.user), pk=pk)
-        finding = audit.resolve_finding(actor=request.user, finding=finding, **data.validated_data)
-        finding = audit.findings_for(request.user).get(pk=finding.pk)
+        finding = get_object_or_404(datachecks.findings_for(request.user), pk=pk)
+        finding = datachecks.resolve_finding(actor=request.user, finding=finding, **data.validated_data)
+        finding = datachecks.findings_for(request.user).get(pk=finding.pk)
         full = selectors.sees_full_id_numbers(request.user)
         return Response(FindingSerializer(finding, context={"request": request, "full": full}).data)

@@ -35,4 +35,5 @@ SPEC = ModuleSpec(
                                      "description": "Roles that see full ID numbers; everyone else sees them masked"},
         },
     },
+    demo="modules.registry.demo.seed_demo",
 )

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.errors import DomainError
 from kernel.permissions import has_role, role_required
-from modules.registry import audit, ledger, selectors
+from modules.registry import datachecks, ledger, selectors
 from modules.registry.models import Finding, LedgerRow
 from modules.registry.models_ledger import FINDING_KINDS
 
@@ -82,9 +82,9 @@ def ledger_rejected(request, pk: int):
     return response
 
 
-@role_required(*audit.HANDLERS)
+@role_required(*datachecks.HANDLERS)
 def audit_page(request):
-    findings = audit.findings_for(request.user)
+    findings = datachecks.findings_for(request.user)
     kind, status = request.GET.get("kind", ""), request.GET.get("status", "todo")
     listed = findings.order_by("-last_run_id", "kind", "id")
     if kind in FINDING_KINDS:
@@ -95,19 +95,19 @@ def audit_page(request):
         listed = listed.filter(status=status)
     page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
     full = selectors.sees_full_id_numbers(request.user)
-    rows = [{"finding": f, "text": audit.describe(f, full_numbers=full),
-             "resident_id": audit.masked_id(f.resident, full=full), "can_handle": audit.can_handle(request.user, f)}
+    rows = [{"finding": f, "text": datachecks.describe(f, full_numbers=full),
+             "resident_id": datachecks.masked_id(f.resident, full=full), "can_handle": datachecks.can_handle(request.user, f)}
             for f in page]
-    history = audit.run_history()
+    history = datachecks.run_history()
     peak = max([run.total for run in history] or [0]) or 1
-    now = audit.open_counts(findings)
+    now = datachecks.open_counts(findings)
     return render(request, "registry/audit.html", {
         "tab": "audit", "page": page, "rows": rows, "kind": kind, "status": status,
         "kinds": Finding.Kind.choices, "statuses": Finding.Status.choices,
         "history": [{"run": run, "counts": [run.counts[k] for k in FINDING_KINDS], "width": int(100 * run.total / peak)}
                     for run in history],
         "open_counts": [(label, now[value]) for value, label in Finding.Kind.choices],
-        "latest": audit.latest_run(), "can_run": has_role(request.user, *audit.RUNNERS),
+        "latest": datachecks.latest_run(), "can_run": has_role(request.user, *datachecks.RUNNERS),
     })
 
 
@@ -118,11 +118,11 @@ def _back(request, fallback: str):
     return redirect(fallback)
 
 
-@role_required(*audit.RUNNERS)
+@role_required(*datachecks.RUNNERS)
 @require_POST
 def audit_run(request):
     try:
-        run = audit.start_audit(actor=request.user)
+        run = datachecks.start_audit(actor=request.user)
         if run.status == "done":
             messages.success(request, f"核查完成：发现 {run.total} 个问题。Audit done: {run.total} problems found.")
         else:
@@ -132,12 +132,12 @@ def audit_run(request):
     return redirect("registry:audit")
 
 
-@role_required(*audit.HANDLERS)
+@role_required(*datachecks.HANDLERS)
 @require_POST
 def finding_resolve(request, pk: int):
-    finding = get_object_or_404(audit.findings_for(request.user), pk=pk)
+    finding = get_object_or_404(datachecks.findings_for(request.user), pk=pk)
     try:
-        audit.resolve_finding(actor=request.user, finding=finding, status=request.POST.get("status", ""),
+        datachecks.resolve_finding(actor=request.user, finding=finding, status=request.POST.get("status", ""),
                               note=request.POST.get("note", ""))
     except DomainError as exc:
         if exc.status == 403:

@@ -13,10 +13,12 @@ def json_or_page(status: int, code: str, message_en: str, message_zh: str):
 
         if request.path.startswith("/api/"):
             return JsonResponse(error_body(status, code, message_en), status=status)
-        if request.path.startswith("/open311/") and status == 404:  # Open311 clients read its error format
-            from modules.cases.open311 import error_page
+        if status == 404:  # a standard a module mounts at the root may answer in its own format
+            from modules.urls import root_handler404
 
-            return error_page(request, status)
+            handler = root_handler404(request.path)
+            if handler is not None:
+                return handler(request, exception)
         return error_response(request, status, code, message_zh, message_en)
 
     return view

@@ -344,3 +344,6 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
 
 # How long a web process may keep a host -> district lookup (seconds; 0 turns the cache off).
 TENANT_CACHE_SECONDS = float(os.environ.get("TENANT_CACHE_SECONDS", "5"))
+# kernel.cache: how long a web process keeps a district's reference data (module configuration, routing
+# tables, kept lists) in its memory before asking Redis again; a writer's own process forgets at once.
+LOCAL_CACHE_SECONDS = float(os.environ.get("LOCAL_CACHE_SECONDS", "5"))

@@ -1,19 +1,21 @@
 """Two-level cache of per-district reference data (module configuration, routing tables).
 
-A read looks in this process's memory first (at most LOCAL_SECONDS old), then in the shared cache
+A read looks in this process's memory first (at most LOCAL_CACHE_SECONDS old), then in the shared cache
 (Redis; keys carry the district through django-tenants' key function), then builds. ``forget`` drops
 both levels in this process and the shared entry, now and again when the writer's transaction
 commits, so no reader can put back what it read before the commit. Other processes see a change
-within LOCAL_SECONDS."""
+within LOCAL_CACHE_SECONDS (setting, 5 s by default: as the district host cache, TENANT_CACHE_SECONDS).
+At 1 s, a web process serving ten districts went back to Redis (and unpickled a routing table or a
+notice list) for nearly every other request (bench/load.py)."""
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
-LOCAL_SECONDS = 1.0
 _local: dict[tuple[str, str], tuple[float, object]] = {}
 
 
@@ -28,7 +30,7 @@ def cached(key: str, build: Callable[[], object], *, seconds: int, valid: Callab
     if value is None or (valid is not None and not valid(value)):
         value = build()
         cache.set(key, value, seconds)
-    _local[local_key] = (now + LOCAL_SECONDS, value)
+    _local[local_key] = (now + settings.LOCAL_CACHE_SECONDS, value)
     return value
 
 

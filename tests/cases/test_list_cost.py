@@ -100,3 +100,84 @@ def test_a_case_list_reads_its_page_of_ids_first_then_joins_them_in_written_orde
             cursor.execute("SHOW join_collapse_limit")
             assert cursor.fetchone()[0] == "8"
     connection.set_schema_to_public()
+
+
+def test_cases_by_id_compiles_once_and_reads_the_district_the_connection_is_in(world, dongsheng):
+    from rest_framework import serializers
+
+    from modules.cases.api import CASES_BY_ID, CaseDetailSerializer, CaseSerializer, _for_list, cases_by_id
+    from modules.cases.models import Case
+
+    reporter = client_for(world.district, world.reporter, token=True)
+    made = [_report(reporter, world, f"噪音 {i}")["id"] for i in range(3)]
+    ids = [made[2], 10**9, made[0]]  # the order asked for; an unknown id is left out
+    with tenant_context(world.district):
+        found = cases_by_id(ids)
+        assert [c.pk for c in found] == [made[2], made[0]]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW join_collapse_limit")
+            assert cursor.fetchone()[0] == "8"  # the setting ended with the query
+        plan = CASES_BY_ID._plan()
+        orm = {c.pk: c for c in _for_list(Case.objects.filter(pk__in=ids))}
+
+        class Plain(CaseSerializer):  # DRF's own to_representation, fields copied per instance
+            def to_representation(self, instance):
+                return serializers.Serializer.to_representation(self, instance)
+
+        assert [CaseSerializer(c).data for c in found] == [Plain(orm[c.pk]).data for c in found]
+        assert found[0].category.code == "noise" and found[0].grid.code == "G0101"
+
+        from django.db import transaction
+
+        with transaction.atomic():
+            assert [c.pk for c in cases_by_id([made[1]])] == [made[1]]
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW join_collapse_limit")
+                assert cursor.fetchone()[0] == "8"  # put back inside a longer transaction too
+
+        class Request:  # what get_actions reads of the live serializer's context
+            user = world.staff_c1
+
+        detail = CaseDetailSerializer(found[0], context={"request": Request()}).data
+        assert "accept" in detail["actions"] or detail["actions"]  # the live context, not the prototype's
+        assert detail["ref"] == orm[made[2]].ref
+    with tenant_context(dongsheng):
+        assert CASES_BY_ID._plan() is plan  # the same SQL text, another district's tables
+        assert [c.pk for c in cases_by_id(made)] == list(
+            Case.objects.filter(pk__in=made).order_by().values_list("pk", flat=True))
+
+
+def test_cases_by_id_outside_a_transaction_is_one_message_and_leaves_the_setting_alone(world):
+    """Outside an atomic block (a request: autocommit) SET LOCAL and the query go as one message; run
+    in a thread of its own, whose connection is outside the test's transaction."""
+    import threading
+
+    from django.db import connections
+
+    from modules.cases.api import cases_by_id
+
+    out = {}
+
+    def run():
+        try:
+            connection.set_tenant(world.district)
+            assert not connection.in_atomic_block
+            cases_by_id([1])  # the first call compiles
+            with CaptureQueriesContext(connection) as queries:
+                out["rows"] = cases_by_id([1, 2, 3])
+            out["sql"] = [q["sql"] for q in queries.captured_queries]
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW join_collapse_limit")
+                out["after"] = cursor.fetchone()[0]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            out["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert "error" not in out, out.get("error")
+    assert len(out["sql"]) == 1 and out["sql"][0].startswith("SET LOCAL join_collapse_limit = 1; SELECT")
+    assert out["after"] == "8"
+    assert isinstance(out["rows"], list)

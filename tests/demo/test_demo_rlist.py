@@ -1,4 +1,4 @@
-"""Kangbashi's demo responsibility list (console/demo_rlist_kangbashi.py): published once through the
+"""Kangbashi's demo responsibility list (modules/cases/demo_rlist.py): published once through the
 checked path, every row naming a real unit, cases routed by its most specific row, and nothing new on
 a second run or in a district without Kangbashi's places."""
 import pytest
@@ -7,8 +7,8 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from console.demo import DISTRICTS, seed_district
-from console.demo_rlist_kangbashi import NOTE, ROWS, seed_kangbashi_rlist
 from modules.cases import selectors, services
+from modules.cases.demo_rlist import NOTE, ROWS, seed_kangbashi_rlist
 from modules.cases.models import Case, Category, ResponsibilityList
 from modules.registry.models import Community, Compound, Department, Grid, Street
 from tests.conftest import admin_of

@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
@@ -16,32 +15,13 @@ from kernel import events
 from kernel.models import OutboxEvent
 from modules.notices.models import Notice
 from modules.notices.services import publish_notice
+from tests.broker import sending_to
 from tests.conftest import ROOT, _test_database_url, admin_of, wait_for
 from tests.redis_server import REDIS_SERVER, Redis
 
 OUTAGE_SECONDS = 60
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
-
-
-@contextmanager
-def sending_to(url: str):
-    """This process's Celery app sends to ``url`` (the test's own Redis) inside the block. kombu keeps
-    its producer pools in a registry of its own, keyed by connection: it is emptied (and the pools
-    closed) on the way in and out, so a second block never gets the first one's closed pool, and the
-    app makes fresh pools for its own broker afterwards."""
-    from kombu import pools
-
-    from config.celery import app
-
-    saved = app.conf.broker_url
-    pools.reset()
-    app.conf.broker_url, app._pool, app.amqp._producer_pool = url, None, None
-    try:
-        yield app
-    finally:
-        pools.reset()
-        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved, None, None
 
 
 @pytest.mark.worker

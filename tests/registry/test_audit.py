@@ -12,7 +12,7 @@ from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.models import AuditEntry
 from kernel.personal import blind_index, encrypt
 from kernel.services import update_module_config
-from modules.registry import audit, services
+from modules.registry import datachecks, services
 from modules.registry.models import AuditRun, Finding, Membership, Resident
 from tests.conftest import admin_of, client_for, make_user, wait_for
 from tests.registry import (
@@ -91,7 +91,7 @@ def world(kangbashi, admin):
 
 def run_now(district, actor) -> AuditRun:
     with tenant_context(district):
-        return audit.start_audit(actor=actor, background=False)
+        return datachecks.start_audit(actor=actor, background=False)
 
 
 def findings(district, **filters) -> list[Finding]:
@@ -127,9 +127,9 @@ def test_a_run_finds_every_kind_and_routes_each_to_its_grid(kangbashi, admin, wo
     with tenant_context(kangbashi):
         entry = AuditEntry.objects.get(action="registry.audit.run", target_id=str(run.pk))
         assert entry.after["invalid_id"] == 1 and entry.actor_label == "admin"
-        texts = {f.kind: audit.describe(f) for f in Finding.objects.all()}
+        texts = {f.kind: datachecks.describe(f) for f in Finding.objects.all()}
         assert "校验码" in texts["invalid_id"]["zh"] and "checksum" in texts["invalid_id"]["en"]
-        assert "超过登记人数2人" in audit.describe(over[world.full.pk])["zh"]
+        assert "超过登记人数2人" in datachecks.describe(over[world.full.pk])["zh"]
         assert make_id(20) not in str(texts) and make_id(21)[:6] in str(texts)  # masked in words too
     # running again finds the same problems: no new findings, nothing closed
     again = run_now(kangbashi, admin)
@@ -186,12 +186,12 @@ def test_grid_workers_see_and_handle_only_their_grids(kangbashi, admin, world):
     resolve = f"{API}/findings/{target}/resolve/"
     assert client_for(kangbashi, worker2).post(resolve, {"status": "fixed"}, format="json").status_code == 404
     with tenant_context(kangbashi), pytest.raises(NotAllowed):
-        audit.resolve_finding(actor=worker2, finding=Finding.objects.get(pk=target), status="fixed")
+        datachecks.resolve_finding(actor=worker2, finding=Finding.objects.get(pk=target), status="fixed")
     # the owner of a grid (Grid.worker) handles its findings too
     with tenant_context(kangbashi):
         p.grid.worker = worker2
         p.grid.save()
-        assert audit.can_handle(worker2, Finding.objects.select_related("grid").get(pk=target))
+        assert datachecks.can_handle(worker2, Finding.objects.select_related("grid").get(pk=target))
         p.grid.worker = None
         p.grid.save()
     ok = client_for(kangbashi, worker1).post(resolve, {"status": "confirmed", "note": "已上门核实"}, format="json")
@@ -211,7 +211,7 @@ def test_grid_workers_see_and_handle_only_their_grids(kangbashi, admin, world):
     # nobody outside a grid handles the district-wide leftovers but the administrators
     gridless = findings(kangbashi, grid__isnull=True)[0]
     with tenant_context(kangbashi):
-        assert not audit.can_handle(street, gridless) and audit.can_handle(admin, gridless)
+        assert not datachecks.can_handle(street, gridless) and datachecks.can_handle(admin, gridless)
 
 
 def test_counts_go_down_as_the_data_is_fixed(kangbashi, admin, world):
@@ -222,17 +222,17 @@ def test_counts_go_down_as_the_data_is_fixed(kangbashi, admin, world):
         # the grid worker corrects the ID number and says so
         services.correct_resident(actor=worker1, resident=world.bad_id, id_number=make_id(3))
         [invalid] = Finding.objects.filter(kind="invalid_id")
-        audit.resolve_finding(actor=worker1, finding=invalid, status="fixed", note="按身份证原件更正")
+        datachecks.resolve_finding(actor=worker1, finding=invalid, status="fixed", note="按身份证原件更正")
         # two real people with the same name and birth date: dismissed, with the reason
         a, b = world.twins
         twins = Finding.objects.get(kind="duplicate_person", key=f"{a.pk}-{b.pk}")
-        audit.resolve_finding(actor=worker2, finding=twins, status="dismissed", note="两人不是同一人")
+        datachecks.resolve_finding(actor=worker2, finding=twins, status="dismissed", note="两人不是同一人")
         # the person moved: the old membership is ended, nobody marks the finding
         old = world.two_homes.memberships.filter(ended_at__isnull=True).order_by("id").first()
         services.end_membership(actor=worker2, membership=old)
         # marked fixed, but the household still holds three people
         full = Finding.objects.get(kind="over_capacity", household=world.full)
-        audit.resolve_finding(actor=worker1, finding=full, status="fixed")
+        datachecks.resolve_finding(actor=worker1, finding=full, status="fixed")
     second = run_now(kangbashi, admin)
     assert second.counts == {"invalid_id": 0, "duplicate_person": 1, "two_households": 0, "over_capacity": 2,
                              "no_household": 3}
@@ -253,7 +253,7 @@ def test_counts_go_down_as_the_data_is_fixed(kangbashi, admin, world):
     third = run_now(kangbashi, admin)
     assert third.counts["over_capacity"] == 1 and third.total < second.total
     with tenant_context(kangbashi):
-        history = audit.run_history()
+        history = datachecks.run_history()
         assert [r.pk for r in history] == [first.pk, second.pk, third.pk]
         assert [r.total for r in history] == [9, 6, 5]
     runs = client_for(kangbashi, admin).get(f"{API}/runs/").json()
@@ -272,11 +272,11 @@ def test_starting_runs_through_the_api(kangbashi, admin, world):
     with tenant_context(kangbashi):
         AuditRun.objects.create(status=AuditRun.Status.RUNNING)
         with pytest.raises(Conflict):
-            audit.start_audit(actor=admin)
+            datachecks.start_audit(actor=admin)
     busy = client.post(f"{API}/run/")
     assert busy.status_code == 409 and busy.json()["error"]["code"] == "audit_running"
     with tenant_context(kangbashi), pytest.raises(DomainError):
-        audit.start_audit(actor=worker)
+        datachecks.start_audit(actor=worker)
 
 
 def test_full_id_numbers_only_for_roles_that_need_them(kangbashi, admin, world):
@@ -317,6 +317,36 @@ def test_audit_page_lists_counts_and_handles_findings(kangbashi, admin, world):
 
 
 @pytest.mark.worker
+def test_a_run_queued_while_the_broker_refuses_stays_queued_and_the_sweep_runs_it(
+        kangbashi, admin, world, monkeypatch, django_capture_on_commit_callbacks):
+    """Issue 10's defect: with the broker refusing connections the run was marked FAILED. Now it stays
+    QUEUED, and the registry's sweep runs it once it has waited."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from config.celery import app
+    from kernel import jobs
+    from modules.registry import tasks
+    from tests.broker import refusing_broker
+
+    monkeypatch.setattr(datachecks, "INLINE_MAX_RESIDENTS", 0)
+    with refusing_broker(monkeypatch), django_capture_on_commit_callbacks(execute=True):
+        response = client_for(kangbashi, admin).post(f"{API}/run/")
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    with tenant_context(kangbashi):
+        run = AuditRun.objects.get(pk=response.json()["id"])
+        assert run.status == AuditRun.Status.QUEUED and not run.error
+        assert tasks.resume_dead_jobs()["audit_runs"] == []
+        AuditRun.objects.filter(pk=run.pk).update(
+            created_at=timezone.now() - dt.timedelta(seconds=jobs.QUEUED_STALE_SECONDS + 5))
+        monkeypatch.setitem(app.conf, "task_always_eager", True)
+        assert tasks.resume_dead_jobs()["audit_runs"] == [run.pk]
+    with tenant_context(kangbashi):
+        run.refresh_from_db()
+        assert run.status == AuditRun.Status.DONE and run.invalid_id >= 1
+
+
 def test_an_audit_through_a_real_celery_worker(celery_worker, django_db_blocker):
     """Committed for real in the "worker" district; what it made is removed afterwards."""
     import secrets
@@ -333,7 +363,7 @@ def test_an_audit_through_a_real_celery_worker(celery_worker, django_db_blocker)
         try:
             with tenant_context(district):
                 homeless = services.register_resident(actor=admin, name=f"{prefix}无户", id_number=make_id(7000))
-                run = audit.start_audit(actor=admin, background=True)
+                run = datachecks.start_audit(actor=admin, background=True)
                 made.append(run.pk)
                 assert run.status == AuditRun.Status.QUEUED
 

@@ -13,6 +13,8 @@ from kernel.errors import Conflict, DomainError
 from kernel.models import AuditEntry
 from kernel.personal import blind_index
 from modules.registry import ledger, services
+from modules.registry.ledger import importing
+from modules.registry.ledger import services as ledger_services
 from modules.registry.models import Household, ImportJob, LedgerRow, Membership, Resident
 from tests.conftest import admin_of, client_for, make_user, wait_for
 from tests.registry import (
@@ -329,10 +331,10 @@ def test_importing_the_same_file_twice_adds_nobody_twice(kangbashi, admin, place
 
 
 def test_a_killed_import_resumes_without_importing_twice(kangbashi, admin, places, monkeypatch):
-    monkeypatch.setattr(ledger, "CHUNK", 10)
+    monkeypatch.setattr(importing, "CHUNK", 10)
     data = xlsx_bytes([row(places, n) for n in range(45)])
     job = upload(kangbashi, admin, data, background=False)
-    real_chunk, calls = ledger._import_chunk, []
+    real_chunk, calls = importing._import_chunk, []
 
     def dies_on_the_third_chunk(*args, **kwargs):
         calls.append(1)
@@ -340,7 +342,7 @@ def test_a_killed_import_resumes_without_importing_twice(kangbashi, admin, place
             raise SystemExit("worker killed")  # not an Exception: nothing marks the job failed
         return real_chunk(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_import_chunk", dies_on_the_third_chunk)
+    monkeypatch.setattr(importing, "_import_chunk", dies_on_the_third_chunk)
     with pytest.raises(SystemExit):
         confirm(kangbashi, admin, job)
     with tenant_context(kangbashi):
@@ -370,9 +372,9 @@ def test_an_import_whose_worker_died_is_resumed_by_the_sweep_within_a_minute(kan
     from kernel import jobs
     from modules.registry import tasks
 
-    monkeypatch.setattr(ledger, "CHUNK", 10)
+    monkeypatch.setattr(importing, "CHUNK", 10)
     job = upload(kangbashi, admin, xlsx_bytes([row(places, n) for n in range(45)]), background=False)
-    real_chunk, calls = ledger._import_chunk, []
+    real_chunk, calls = importing._import_chunk, []
 
     def dies_on_the_third_chunk(*args, **kwargs):
         calls.append(1)
@@ -380,10 +382,10 @@ def test_an_import_whose_worker_died_is_resumed_by_the_sweep_within_a_minute(kan
             raise SystemExit("worker killed")
         return real_chunk(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_import_chunk", dies_on_the_third_chunk)
+    monkeypatch.setattr(importing, "_import_chunk", dies_on_the_third_chunk)
     with pytest.raises(SystemExit):
         confirm(kangbashi, admin, job)
-    monkeypatch.setattr(ledger, "_import_chunk", real_chunk)
+    monkeypatch.setattr(importing, "_import_chunk", real_chunk)
     monkeypatch.setitem(app.conf, "task_always_eager", True)  # what the sweep queues runs here, now
     with tenant_context(kangbashi):
         job.refresh_from_db()
@@ -400,9 +402,9 @@ def test_an_import_whose_worker_died_is_resumed_by_the_sweep_within_a_minute(kan
 
 
 def test_a_failed_import_says_so_and_confirming_again_resumes_it(kangbashi, admin, places, monkeypatch):
-    monkeypatch.setattr(ledger, "CHUNK", 5)
+    monkeypatch.setattr(importing, "CHUNK", 5)
     job = upload(kangbashi, admin, xlsx_bytes([row(places, n) for n in range(12)]), background=False)
-    real_chunk, calls = ledger._import_chunk, []
+    real_chunk, calls = importing._import_chunk, []
 
     def fails_once(*args, **kwargs):
         calls.append(1)
@@ -410,7 +412,7 @@ def test_a_failed_import_says_so_and_confirming_again_resumes_it(kangbashi, admi
             raise RuntimeError("database went away")
         return real_chunk(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_import_chunk", fails_once)
+    monkeypatch.setattr(importing, "_import_chunk", fails_once)
     job = confirm(kangbashi, admin, job)
     assert job.status == ImportJob.Status.FAILED and "logged" in job.error and "database" not in job.error
     assert job.imported_count == 5
@@ -530,7 +532,7 @@ def test_staff_pages_upload_report_confirm_and_download(kangbashi, admin, places
 
 
 def test_a_big_file_shows_progress_while_a_worker_runs_it(kangbashi, admin, places, monkeypatch):
-    monkeypatch.setattr(ledger, "INLINE_MAX_ROWS", 0)
+    monkeypatch.setattr(ledger_services, "INLINE_MAX_ROWS", 0)
     client = client_for(kangbashi, admin)
     response = client.post(f"{API}/imports/", {"file": SimpleUploadedFile("a.xlsx", xlsx_bytes([row(places, 1)]))},
                            format="multipart")
@@ -539,6 +541,38 @@ def test_a_big_file_shows_progress_while_a_worker_runs_it(kangbashi, admin, plac
     assert job["status"] == "queued" and job["progress"]["total"] == 1 and job["progress"]["percent"] == 0
     page = client.get(f"/registry/ledger/{job['id']}/").content.decode()
     assert 'role="progressbar"' in page and f"{API}/imports/{job['id']}/" in page
+
+
+def test_an_upload_queued_while_the_broker_refuses_stays_queued_and_the_sweep_runs_it(
+        kangbashi, admin, places, monkeypatch, django_capture_on_commit_callbacks):
+    """Issue 10's defect: with the broker refusing connections the job was marked FAILED. Now it stays
+    QUEUED (the kick is lost, nothing else), and the registry's sweep runs it once it has waited."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from config.celery import app
+    from kernel import jobs
+    from modules.registry import tasks
+    from tests.broker import refusing_broker
+
+    monkeypatch.setattr(ledger_services, "INLINE_MAX_ROWS", 0)
+    client = client_for(kangbashi, admin)
+    with refusing_broker(monkeypatch), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{API}/imports/", {"file": SimpleUploadedFile("a.xlsx", xlsx_bytes([row(places, 1)]))},
+                               format="multipart")
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    with tenant_context(kangbashi):
+        job = ImportJob.objects.get(pk=response.json()["id"])
+        assert job.status == ImportJob.Status.QUEUED and not job.error
+        assert tasks.resume_dead_jobs()["ledger_jobs"] == []  # just queued: its task may be on its way
+        ImportJob.objects.filter(pk=job.pk).update(
+            updated_at=timezone.now() - dt.timedelta(seconds=jobs.QUEUED_STALE_SECONDS + 5))
+        monkeypatch.setitem(app.conf, "task_always_eager", True)  # what the sweep queues runs here, now
+        assert tasks.resume_dead_jobs()["ledger_jobs"] == [job.pk]
+    with tenant_context(kangbashi):
+        job.refresh_from_db()
+        assert (job.phase, job.status, job.valid_count) == (ImportJob.Phase.CHECK, ImportJob.Status.DONE, 1)
 
 
 # --- a real Celery worker ------------------------------------------------------------------------------
@@ -550,7 +584,7 @@ def test_import_through_a_real_celery_worker(celery_worker, django_db_blocker, m
 
     from tenants.models import District
 
-    monkeypatch.setattr(ledger, "INLINE_MAX_ROWS", 0)  # everything goes to the worker
+    monkeypatch.setattr(ledger_services, "INLINE_MAX_ROWS", 0)  # everything goes to the worker
     prefix = f"W{secrets.token_hex(2).upper()}"
     with django_db_blocker.unblock():
         connection.set_schema_to_public()

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from console.demo import (
@@ -27,7 +26,8 @@ class Command(BaseCommand):
         for username, password in staff:
             out(f"   platform staff: {username} / {password}")
         for spec in DISTRICTS:
-            district = seed_district(spec, domain_suffix=settings.DISTRICT_DOMAIN_SUFFIX)
+            sign_ins: list[str] = []  # what the modules' demo hooks add (the integrations' keys)
+            district = seed_district(spec, domain_suffix=settings.DISTRICT_DOMAIN_SUFFIX, sign_ins=sign_ins)
             host = f"{district.slug}.{settings.DISTRICT_DOMAIN_SUFFIX}"
             out(f"\n{district.name_zh} {district.name_en}: http://{host}:{port}/   modules: {', '.join(district.modules)}")
             out(f"   district admin:  admin / {DEMO_PASSWORD}   (settings: /manage/, admin: /admin/)")
@@ -37,15 +37,6 @@ class Command(BaseCommand):
             out(f"   resident:        phone {RESIDENT_PHONES[district.slug]} + the code printed in the server log")
             if district.has_module("points"):
                 out(f"   benefit provider: provider / {DEMO_PASSWORD}   (scans a resident's benefit code; desk: /points/verify/)")
-            if district.has_module("cases"):
-                from django_tenants.utils import tenant_context
-
-                from console.demo_cases import demo_integration
-
-                with tenant_context(district):
-                    admin = get_user_model().objects.get(username="admin")
-                    for name, kind, how in (("12345 政务服务便民热线", "hotline", "POST /api/v1/cases/intake/"),
-                                            ("Open311 demo client", "open311", "POST /open311/v2/requests.json")):
-                        _integration, key = demo_integration(admin, name=name, kind=kind)
-                        out(f"   {kind} key:{' ' * (12 - len(kind))}{key}   ({how})")
+            for line in sign_ins:
+                out(f"   {line}")
         out("\nAPI: /api/v1/ on every host; schema /api/schema/, Swagger UI /api/docs/.")

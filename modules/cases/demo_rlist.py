@@ -5,7 +5,7 @@ where, and how fast (接诉即办: respond on receipt, resolve within working da
 as a new version through the cases module's own checked path (``rules.publish_list``: every row
 checked against the district's categories, places and departments). It runs once: a district that
 already has a version with this list's note gets nothing new, so a district administrator's later
-edits are kept. It does nothing where Kangbashi's demo places (console/demo.py ``PLACES``) are not
+edits are kept. It does nothing where Kangbashi's demo places (``modules.registry.demo.PLACES``) are not
 the district's streets and communities.
 
 Where the rows come from (../shared/seeds/, Chinese news reports):
@@ -55,7 +55,7 @@ from django.db import transaction
 NOTE = "康巴什区权责清单（演示：据“多多评”报道整理，部门与时限为示例）"
 
 # Departments and other units the rows name: code, name, its staff work as sector grid workers.
-# The first five are console.demo's DEPARTMENTS (kept as they are); the rest are added when missing.
+# The first five are the registry demo's DEPARTMENTS (kept as they are); the rest are added when missing.
 UNITS = [
     ("civil-affairs", "民政局", False),
     ("urban-mgmt", "城市管理综合执法局", True),
@@ -84,7 +84,7 @@ UNITS = [
     ("health-s02", "滨河社区卫生服务中心", False),
 ]
 
-# The places the rows name (console.demo PLACES["kangbashi"]): code -> (kind, name; None: any name).
+# The places the rows name (the registry demo's PLACES["kangbashi"]): code -> (kind, name; None: any name).
 PLACES = {
     "S01": ("street", "青春山街道"), "S02": ("street", "滨河街道"),
     "C01": ("community", "康和社区"), "C02": ("community", "康泽社区"), "C03": ("community", "康馨社区"),

@@ -1,8 +1,10 @@
-"""Demo cases: a month of reports in every state, through the real services, so the resident's "my
-cases", the staff pool, the figures and Open311 all have something true to show.
+"""The cases module's demo (``SPEC.demo``): Kangbashi's responsibility list (``demo_rlist``, where
+Kangbashi's places are), then a month of reports in every state, through the real services, so the
+resident's "my cases", the staff pool, the figures and Open311 all have something true to show.
 
 Idempotent: a district that already has cases gets none. Integrations (12345 hotline, an Open311
-client) get a fresh key on every run, printed with the sign-ins (a key is shown only once)."""
+client) get a fresh key on every run, which the hook returns as lines of the sign-in sheet the console
+prints (a key is shown only once)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -33,17 +35,30 @@ HOTLINE = [("noise", "12345：反映夜间施工噪音", "市民来电反映小�
 RESULTS = ["已现场核实并督促清理完毕，拍照留存。", "已联系物业处理，设施已修复。", "已与当事人沟通，承诺不再发生。",
            "已协调城管执法队到场处理，现场已恢复秩序。"]
 COMMENTS = {5: "处理很及时，谢谢网格员！", 4: "处理了，态度不错。", 3: "基本解决了。", 2: "拖得太久了。", 1: "没有真正解决。"}
+INTEGRATIONS = [("12345 政务服务便民热线", "hotline", "POST /api/v1/cases/intake/"),  # name, kind, how it calls
+                ("Open311 demo client", "open311", "POST /open311/v2/requests.json")]
+
+
+def seed_demo(*, district, admin, rng_seed: str) -> list[str]:
+    """The hook: the list and the cases once, then the demo integrations' new keys, one line each."""
+    from modules.cases.demo_rlist import seed_kangbashi_rlist
+
+    seed_kangbashi_rlist(admin)  # Kangbashi's own list, once; nothing where Kangbashi's places are not
+    seed_cases(admin, rng_seed=rng_seed)
+    lines = []
+    for name, kind, how in INTEGRATIONS:
+        _integration, key = demo_integration(admin, name=name, kind=kind)
+        lines.append(f"{kind} key:{' ' * (12 - len(kind))}{key}   ({how})")
+    return lines
 
 
 def seed_cases(admin, *, rng_seed: str) -> None:
-    from console.demo_rlist_kangbashi import seed_kangbashi_rlist
     from kernel.errors import NotAllowed
     from kernel.selectors import module_config
     from modules.cases import services
     from modules.cases.models import Case
     from modules.registry.models import Community, Household, Street
 
-    seed_kangbashi_rlist(admin)  # Kangbashi's own list, once; nothing where Kangbashi's places are not
     if Case.objects.exists():
         return
     User = get_user_model()
@@ -122,7 +137,7 @@ def seed_cases(admin, *, rng_seed: str) -> None:
                                     description=description, now=at, **place)
         run(case, 3 if i == 0 else 1, at, resident)
 
-    hotline, _key = demo_integration(admin, name="12345 政务服务便民热线", kind="hotline")
+    hotline, _key = demo_integration(admin, name=INTEGRATIONS[0][0], kind=INTEGRATIONS[0][1])
     for i, (category, title, description) in enumerate(HOTLINE):
         household = households[20 + i]
         at = now - dt.timedelta(days=3 - i, hours=2)

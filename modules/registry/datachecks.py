@@ -1,4 +1,4 @@
-"""Data audit (数据核查): find what is wrong in the population ledger and send each problem to the
+"""Data checks (数据核查, the "data audit" of the pages): find what is wrong in the population ledger and send each problem to the
 grid worker of its grid, who confirms, fixes or dismisses it.
 
 What a run finds (each is a Finding of one kind, identified by ``key``):
@@ -27,7 +27,6 @@ had a household) go to the district administrators.
 """
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,19 +40,18 @@ from django.utils import timezone
 from kernel import audit as audit_log
 from kernel import jobs
 from kernel.errors import Conflict, DomainError, NotAllowed
-from kernel.locks import try_advisory_lock
 from kernel.permissions import has_role, has_role_for, in_scope
 from kernel.personal import decrypt, mask_id_number, normalize_id_number
 from kernel.roles import GRID_WORKERS, Role
 from kernel.selectors import module_config
+from modules.registry.ledger.problems import PROBLEMS
 from modules.registry.models import AuditRun, Finding, Household, Membership, Resident
 from modules.registry.models_ledger import FINDING_KINDS
-
-log = logging.getLogger(__name__)
 
 RUNNERS = (Role.DISTRICT_ADMIN, Role.COMMUNITY_STAFF)
 HANDLERS = (Role.DISTRICT_ADMIN, Role.COMMUNITY_STAFF, *GRID_WORKERS)
 INLINE_MAX_RESIDENTS = 20_000  # audits of districts up to this size run in the request
+RUN_TASK = "registry.tasks.run_audit"
 STALE_RUN = timedelta(hours=2)  # a queued/running run older than this no longer blocks a new one
 FINDING_SCOPE = {"grid": "grid__code", "community": "grid__community__code",
                  "street": "grid__community__street__code"}
@@ -204,60 +202,37 @@ def start_audit(*, actor, background: bool | None = None) -> AuditRun:
     if background is None:
         background = Resident.objects.count() > INLINE_MAX_RESIDENTS
     if background:
-        def send():
-            from modules.registry.tasks import run_audit
-
-            try:
-                run_audit.apply_async(args=[run.pk], retry=False)
-            except Exception:
-                log.exception("audit run not queued")
-                AuditRun.objects.filter(pk=run.pk, status=AuditRun.Status.QUEUED).update(
-                    status=AuditRun.Status.FAILED, finished_at=timezone.now(),
-                    error="后台任务队列暂时不可用，请稍后重试。The background queue is unavailable: try again later.")
-
-        transaction.on_commit(send)
+        jobs.queue(RUN_TASK, run.pk)  # by name; broker down: the run stays queued for the sweep
     else:
         perform_audit(run_id=run.pk)
     run.refresh_from_db()
     return run
 
 
+def _work(run: AuditRun) -> None:
+    issues, checked = detect()
+    _apply(run.pk, issues, checked)
+
+
+def _failure(exc: BaseException) -> str:
+    return f"核查出错，已记录。Something went wrong and it has been logged ({type(exc).__name__})."
+
+
+AUDIT_RUNS = jobs.JobKind(lock="audit-run", model=AuditRun, task=RUN_TASK, work=_work, failure=_failure,
+                          queued_since="created_at")
+
+
 def perform_audit(*, run_id: int) -> AuditRun | None:
-    """Run the audit. Everything it writes is written in one transaction at the end, so a run
-    redelivered after a killed worker simply runs again; a finished run is not run twice, and a run
-    is run by one worker at a time (its advisory lock)."""
-    with try_advisory_lock("audit-run", run_id) as got:
-        if not got:
-            log.info("audit run already running elsewhere", extra={"run": run_id})
-            return None
-        return _perform(run_id)
+    """Run the audit (kernel.jobs runs it, under its lock, beating). Everything it writes is written
+    in one transaction at the end, so a run redelivered after a killed worker simply runs again; a
+    finished run is not run twice."""
+    return jobs.run(AUDIT_RUNS, run_id)
 
 
 def dead_runs() -> list[int]:
-    """Runs nobody runs although they should be: running ones whose heartbeat stopped and whose lock is
-    free (their worker died), and queued ones ten minutes old (their task was lost with the broker)."""
-    queued = AuditRun.objects.filter(status=AuditRun.Status.QUEUED,
-                                     created_at__lte=timezone.now() - timedelta(minutes=10))
-    return sorted({*jobs.dead(AuditRun.objects.all(), "audit-run"),
-                   *(pk for pk in queued.values_list("pk", flat=True) if jobs.lock_free("audit-run", pk))})
-
-
-def _perform(run_id: int) -> AuditRun | None:
-    run = AuditRun.objects.filter(pk=run_id).first()
-    if run is None or run.status in (AuditRun.Status.DONE, AuditRun.Status.FAILED):
-        return run
-    now = timezone.now()
-    AuditRun.objects.filter(pk=run_id).update(status=AuditRun.Status.RUNNING, started_at=now, heartbeat_at=now)
-    try:
-        with jobs.beating(run):
-            issues, checked = detect()
-            _apply(run_id, issues, checked)
-    except Exception as exc:
-        log.exception("audit run failed", extra={"run": run_id})
-        AuditRun.objects.filter(pk=run_id).exclude(status=AuditRun.Status.DONE).update(
-            status=AuditRun.Status.FAILED, finished_at=timezone.now(),
-            error=f"核查出错，已记录。Something went wrong and it has been logged ({type(exc).__name__}).")
-    return AuditRun.objects.get(pk=run_id)
+    """Runs nobody runs although they should be (kernel.jobs.to_resume): their worker died, or their
+    task was lost with the broker."""
+    return jobs.to_resume(AUDIT_RUNS)
 
 
 def _apply(run_id: int, issues: list[Issue], checked: dict[str, int]) -> None:
@@ -398,8 +373,6 @@ def open_counts(findings: QuerySet) -> dict[str, int]:
 
 def describe(finding: Finding, *, full_numbers: bool = False) -> dict[str, str]:
     """What the finding is about, in Chinese and English (ID numbers masked unless allowed)."""
-    from modules.registry.ledger import PROBLEMS
-
     d = finding.details or {}
     kind = finding.kind
     if kind == "invalid_id":
