@@ -17,7 +17,9 @@ worker does not run the batch too):
 - rerun: the same task delivered again (posts nothing);
 - capped: a second 20,000 batch under a rule capped once a day, so each chunk first locks its
   balance rows and counts the period's postings;
-- sms: ``notify.send_batch_sms`` to the in-memory sender: one message a resident, numbers decrypted.
+- messages: the ``points.batch_done`` handler (``notify.on_batch_done``) makes one inbox / SMS message a
+  resident through the notification service;
+- sms: ``notifications.services.deliver_due`` sends them to the in-memory sender (numbers decrypted).
 """
 from __future__ import annotations
 
@@ -31,22 +33,24 @@ def main() -> int:
     n = size(20000, 50, env="BENCH_RESIDENTS")
     setup_django()
     from django.conf import settings
-    from django.db import connection
+    from django.db import connection, transaction
     from django_tenants.utils import tenant_context
 
     from accounts.services import create_user
+    from kernel.models import OutboxEvent
     from kernel.personal import encrypt
     from kernel.services import assign_role, update_module_config
     from kernel.sms import MemorySender
     from modules.points import batches, notify, selectors, services
     from modules.points.models import Entry
     from modules.registry.models import Resident
+    from notifications import services as notifications
     from tenants.services import AdminSpec, create_district
 
     settings.SMS_SENDER = "kernel.sms.MemorySender"
     # No broker: the benchmark runs the task bodies itself (a developer's worker must not run them too).
     batches.queue_batch = lambda batch_id: None
-    notify.queue_batch_sms = lambda batch_id: None
+    notifications.kick = lambda *args, **kwargs: None
     slug = bench_slug()
     figures = {}
     try:
@@ -113,11 +117,18 @@ def main() -> int:
                 log(f"capped batch {figures['capped']:.3f}s")
 
                 MemorySender.outbox.clear()
+                event = OutboxEvent.objects.get(topic="points.batch_done", payload__batch_id=batch.pk)
                 t = time.perf_counter()
-                sent, failed = notify.send_batch_sms(batch.pk)
+                with transaction.atomic():
+                    notify.on_batch_done(event.payload, event)
+                figures["messages"] = time.perf_counter() - t
+                t = time.perf_counter()
+                sent = 0
+                while (done_now := notifications.deliver_due(limit=5000)):
+                    sent += done_now
                 figures["sms"] = time.perf_counter() - t
-                if sent != n or failed or len(MemorySender.outbox) != n:
-                    raise SystemExit(f"SMS: {sent} sent, {failed} failed")
+                if sent != n or len(MemorySender.outbox) != n:
+                    raise SystemExit(f"SMS: {sent} sent of {n}")
                 MemorySender.outbox.clear()
                 mismatches = selectors.ledger_mismatches()
                 if mismatches:
@@ -137,6 +148,7 @@ def main() -> int:
            "s")
     figure("points_batch_rerun_seconds", round(figures["rerun"], 3), "s")
     figure("points_batch_capped_worker_seconds", round(figures["capped"], 3), "s")
+    figure("points_batch_messages_seconds", round(figures["messages"], 3), "s")
     figure("points_batch_sms_seconds", round(figures["sms"], 3), "s")
     return 0
 

@@ -115,12 +115,11 @@ def main() -> int:
 
     from accounts.services import create_user
     from kernel.services import update_module_config
-    from modules.points import api, batches, notify, selectors, services
+    from modules.points import api, batches, selectors, services
     from modules.registry.models import Resident
     from tenants.services import create_district
 
     batches.queue_batch = lambda batch_id: None  # no broker: a developer's worker must not run them too
-    notify.queue_batch_sms = lambda batch_id: None
     rng = random.Random(7)
     slug = bench_slug()
     out: dict[str, float] = {}

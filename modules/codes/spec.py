@@ -46,6 +46,7 @@ SPEC = ModuleSpec(
     kpis={"active_codes": "modules.codes.selectors.active_code_count",
           "pending_bindings": "modules.codes.selectors.pending_binding_count"},
     periodic_tasks=(PeriodicTask("modules.codes.tasks.requeue_stale_print_runs", 60),),
+    handlers="modules.codes.notifications",
     seed="modules.codes.services.seed",
     demo="modules.codes.demo.seed_demo",
 )

@@ -15,7 +15,6 @@ a redelivered task from running a batch that is still running elsewhere (kernel.
 every long job)."""
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet
@@ -320,10 +319,6 @@ def _post_all(batch: Batch) -> None:
                             "targets": batch.target_count})
         events.publish("points.batch_done", {"batch_id": batch.pk, "posted": batch.posted_count,
                                              "skipped": batch.skipped_count})
-        if services.config().get("sms_on_award") and batch.posted_count:
-            from modules.points.notify import queue_batch_sms
-
-            transaction.on_commit(lambda: queue_batch_sms(batch.pk))
 
 
 def _post_chunk(cursor, *, batch: Batch, version: RuleVersion, lo: int, hi: int, now) -> tuple[int, int]:
@@ -403,17 +398,9 @@ def stalled_batches(stale_seconds: int | None = None) -> list[int]:
 
 
 def resume_stalled(stale_seconds: int | None = None) -> list[int]:
-    """Queue stalled batches again, and the SMS of finished batches whose messages were never queued
-    (the broker was down when they finished)."""
+    """Queue stalled batches again. (The residents hear of a finished batch through its
+    ``points.batch_done`` event: the outbox never loses it.)"""
     found = stalled_batches(stale_seconds)
     for batch_id in found:
         queue_batch(batch_id)
-    if services.config().get("sms_on_award"):
-        from modules.points.notify import queue_batch_sms
-
-        cutoff = timezone.now() - dt.timedelta(
-            seconds=jobs.QUEUED_STALE_SECONDS if stale_seconds is None else stale_seconds)
-        for batch_id in Batch.objects.filter(status=Batch.Status.DONE, sms_done=False, posted_count__gt=0,
-                                             updated_at__lte=cutoff).values_list("pk", flat=True):
-            queue_batch_sms(batch_id)
     return found

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from kernel.events import handles
-from modules.points import services
+from modules.points import notify, services  # noqa: F401 - notify registers its handlers on import
 
 
 @handles("cases.verified_report", module="points", name="points.verified_report")

@@ -1,120 +1,97 @@
-"""SMS to residents about their points, through the pluggable sender (kernel.sms). Always after the
-postings are committed, in Celery, in groups; a failing message is counted and logged (never with
-the number in clear) and never undoes a posting."""
+"""What the points module tells residents, through the one notification service: points awarded or
+deducted (one entry, or every entry of a finished batch) with the reason and the balance, and an
+appeal decided. A resident without an account hears by SMS at their registered phone. The
+module's ``sms_on_award`` setting turns text messages about points off (the inbox stays)."""
 from __future__ import annotations
 
-import logging
+from django.utils.translation import gettext_lazy as _
 
-from django.db import connection
-from django.db.models import F
-from django.utils.translation import gettext as _
+from kernel.events import handles
+from modules.points.models import Appeal, Balance, BalanceKind, Batch, Entry, SourceKind
+from modules.points.services import config
+from notifications.kinds import Group, Kind, register_group, register_kind
+from notifications.models import Channel
+from notifications.services import Note, Recipient, link, notify, to_user
 
-from kernel.events import kick
-from kernel.locks import try_advisory_lock
-from kernel.personal import decrypt
-from kernel.sms import get_sender
-from modules.points.models import Balance, BalanceKind, Batch, Entry, SourceKind
+CHUNK = 1000
 
-log = logging.getLogger(__name__)
-
-SMS_CHUNK = 500
-
-
-def queue_entry_sms(entry_ids: list[int]) -> None:
-    """Off the request path (kernel.events.kick). Broker down: the postings stand; these messages are
-    not sent."""
-    kick("modules.points.tasks.send_entry_sms", args=(tuple(entry_ids),))
-
-
-def queue_batch_sms(batch_id: int) -> None:
-    kick("modules.points.tasks.send_batch_sms", args=(batch_id,))
+register_group(Group("points", _("My points"), default_channels=("sms",), order=20))
+_FIELDS = (("number1", "points"), ("thing2", "reason"), ("number3", "balance"))
+register_kind(Kind("points.awarded", "points", _("You have been awarded %(points)s %(kind)s"),
+                   _("Reason: %(reason)s. Your balance: %(balance)s."), wechat=_FIELDS))
+register_kind(Kind("points.deducted", "points", _("%(points)s %(kind)s have been deducted"),
+                   _("Reason: %(reason)s. Your balance: %(balance)s."), wechat=_FIELDS))
+_APPEAL = (("thing1", "title"), ("thing2", "reason"))
+register_kind(Kind("points.appeal_upheld", "points", _("Your appeal was upheld"),
+                   _("The entry \u201c%(entry_reason)s\u201d (%(points)s) was reversed. %(note)s"), wechat=_APPEAL))
+register_kind(Kind("points.appeal_refused", "points", _("Your appeal was refused"),
+                   _("The entry \u201c%(entry_reason)s\u201d (%(points)s) stands. The committee's reason: %(reason)s"),
+                   wechat=_APPEAL))
 
 
-def _brand() -> str:
-    district = getattr(connection, "tenant", None)
-    return (getattr(district, "title_zh", "") or getattr(district, "name_zh", "") or "").strip()
+def _allowed() -> set[str] | None:
+    return None if config().get("sms_on_award") else {Channel.WECHAT}
 
 
-def award_text(*, points: int, kind: str, reason: str, balance: int | None = None, brand: str | None = None) -> str:
-    words = {"brand": brand if brand is not None else _brand(), "points": abs(points),
-             "kind": str(BalanceKind(kind).label), "reason": reason[:60]}
-    if points > 0:
-        text = _("[%(brand)s] You have been awarded %(points)d %(kind)s: %(reason)s.") % words
-    else:
-        text = _("[%(brand)s] %(points)d %(kind)s have been deducted: %(reason)s.") % words
-    if balance is not None:
-        text += _(" Your balance: %(balance)d.") % {"balance": balance}
-    return text
-
-
-def _phone(resident_token: str, user_token: str | None) -> str:
-    token = resident_token or user_token or ""
-    if not token:
-        return ""
-    try:
-        return decrypt(token)
-    except ValueError:
-        return ""
-
-
-def _send(phone: str, text: str) -> bool:
-    try:
-        get_sender().send(phone=phone, text=text)
-        return True
-    except Exception:  # a provider error must not stop the others; the number is never logged
-        log.warning("points SMS failed")
-        return False
-
-
-def send_entry_sms(entry_ids: list[int]) -> tuple[int, int]:
-    """One message per entry, with the balance after it. Returns (sent, failed)."""
-    rows = list(Entry.objects.filter(pk__in=entry_ids).order_by("id").values_list(
-        "resident_id", "kind", "points", "reason", "resident__phone_encrypted", "resident__user__phone_encrypted"))
+def _notes(entries) -> list[tuple[str, Note]]:
+    """(kind, note) per entry: the resident (their account, else their registered phone), the points,
+    the reason and the balance of that kind now."""
+    rows = list(entries.values_list("resident_id", "kind", "points", "reason", "resident__phone_encrypted",
+                                    "resident__user_id", "resident__user__preferred_language",
+                                    "resident__user__phone_encrypted", "resident__user__is_active"))
     balances = {(r, k): p for r, k, p in Balance.objects.filter(
         resident_id__in={r[0] for r in rows}).values_list("resident_id", "kind", "points")}
-    sent = failed = 0
-    brand = _brand()
-    for resident_id, kind, points, reason, token, user_token in rows:
-        phone = _phone(token, user_token)
-        if not phone:
-            continue
-        text = award_text(points=points, kind=kind, reason=reason, balance=balances.get((resident_id, kind)),
-                          brand=brand)
-        if _send(phone, text):
-            sent += 1
+    address, found = link("points:home"), []
+    for resident_id, kind, points, reason, phone, user_id, language, user_phone, active in rows:
+        if user_id and active:
+            who = Recipient(key=f"u{user_id}", user_id=user_id, language=language or "",
+                            phone_encrypted=phone or user_phone or "")
+        elif phone:
+            who = Recipient(key=f"r{resident_id}", phone_encrypted=phone)
         else:
-            failed += 1
-    return sent, failed
+            continue
+        words = {"points": abs(points), "kind": BalanceKind(kind).label, "reason": reason.rstrip("。.！! "),
+                 "balance": balances.get((resident_id, kind), 0)}
+        found.append(("points.awarded" if points > 0 else "points.deducted", Note(who, words, address)))
+    return found
 
 
-def send_batch_sms(batch_id: int) -> tuple[int, int]:
-    """Message every resident a batch posted to, in groups of ``SMS_CHUNK``; the cursor is saved after
-    each group, so a restart resends at most one group."""
-    with try_advisory_lock("points-sms", batch_id) as got:
-        if not got:
-            return 0, 0
-        batch = Batch.objects.filter(pk=batch_id).first()
-        if batch is None or batch.sms_done:
-            return 0, 0
-        brand, cursor_id = _brand(), batch.sms_cursor
-        total_sent = total_failed = 0
-        while True:
-            rows = list(Entry.objects.filter(source_kind=SourceKind.BATCH, source_id=batch.pk, id__gt=cursor_id)
-                        .order_by("id").values_list("id", "points", "kind", "resident__phone_encrypted",
-                                                    "resident__user__phone_encrypted")[:SMS_CHUNK])
-            if not rows:
-                Batch.objects.filter(pk=batch.pk).update(sms_done=True)
-                return total_sent, total_failed
-            sent = failed = 0
-            for _id, points, kind, token, user_token in rows:
-                phone = _phone(token, user_token)
-                if not phone:
-                    continue
-                if _send(phone, award_text(points=points, kind=kind, reason=batch.reason, brand=brand)):
-                    sent += 1
-                else:
-                    failed += 1
-            cursor_id = rows[-1][0]
-            Batch.objects.filter(pk=batch.pk).update(sms_cursor=cursor_id, sms_sent=F("sms_sent") + sent,
-                                                     sms_failed=F("sms_failed") + failed)
-            total_sent, total_failed = total_sent + sent, total_failed + failed
+def _send(event, notes: list[tuple[str, Note]]) -> None:
+    allow = _allowed()
+    for kind in ("points.awarded", "points.deducted"):
+        chosen = [note for k, note in notes if k == kind]
+        if chosen:
+            notify(event=event, kind=kind, notes=chosen, allow=allow)
+
+
+@handles("points.entry_posted", module="points", name="points.notify_entry")
+def on_entry_posted(payload, event):
+    _send(event, _notes(Entry.objects.filter(pk=payload["entry_id"])))
+
+
+@handles("points.batch_done", module="points", name="points.notify_batch")
+def on_batch_done(payload, event):
+    """Every resident the batch posted to, in chunks of entries (a batch may reach a whole district)."""
+    batch = Batch.objects.filter(pk=payload["batch_id"]).first()
+    if batch is None:
+        return
+    entries = Entry.objects.filter(source_kind=SourceKind.BATCH, source_id=batch.pk).order_by("id")
+    last = 0
+    while True:
+        ids = list(entries.filter(id__gt=last).values_list("id", flat=True)[:CHUNK])
+        if not ids:
+            return
+        _send(event, _notes(Entry.objects.filter(pk__in=ids).order_by("id")))
+        last = ids[-1]
+
+
+@handles("points.appeal_decided", module="points", name="points.notify_appeal")
+def on_appeal_decided(payload, event):
+    appeal = Appeal.objects.select_related("entry", "filed_by").filter(pk=payload["appeal_id"]).first()
+    if appeal is None or appeal.status == Appeal.Status.PENDING or not appeal.filed_by.is_active:
+        return
+    upheld = appeal.status == Appeal.Status.UPHELD
+    words = {"entry_reason": appeal.entry.reason, "points": f"{appeal.entry.points:+d}",
+             "reason": appeal.decision_reason, "note": appeal.decision_reason}
+    notify(event=event, kind="points.appeal_upheld" if upheld else "points.appeal_refused",
+           notes=[Note(to_user(appeal.filed_by), words, link("points:appeals"))])

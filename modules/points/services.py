@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kernel import audit, idempotency
+from kernel import audit, events, idempotency
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import acting_user as _user
 from kernel.permissions import has_role, in_scope
@@ -534,11 +534,10 @@ def reverse_entry(*, actor, entry: Entry, reason: str, source_kind: str = Source
 
 
 def notify_after_commit(entry_ids: list[int]) -> None:
-    if entry_ids and config().get("sms_on_award"):
-        from modules.points.notify import queue_entry_sms
-
-        ids = list(entry_ids)
-        transaction.on_commit(lambda: queue_entry_sms(ids))
+    """One ``points.entry_posted`` per entry, in the posting's transaction: the resident is told
+    through the notification service (modules.points.notify), once."""
+    for entry_id in entry_ids:
+        events.publish("points.entry_posted", {"entry_id": entry_id})
 
 
 def post_or_propose(*, to_committee: bool = False, **fields) -> Entry | Proposal:
@@ -768,6 +767,7 @@ def uphold_appeal(*, actor, appeal: Appeal, note: str = "") -> Appeal:
             appeal.status, appeal.decided_at, appeal.reversal = Appeal.Status.UPHELD, timezone.now(), reversal
             appeal.decision_reason = note.strip()
             appeal.save(update_fields=["status", "decided_at", "reversal", "decision_reason"])
+            events.publish("points.appeal_decided", {"appeal_id": appeal.pk, "status": appeal.status})
     return appeal
 
 
@@ -781,6 +781,7 @@ def refuse_appeal(*, actor, appeal: Appeal, reason: str) -> Appeal:
         appeal.status, appeal.decided_at, appeal.decision_reason = Appeal.Status.REFUSED, timezone.now(), reason
         appeal.save(update_fields=["status", "decided_at", "decision_reason"])
         audit.record(actor=user, action="points.appeal.refuse", target=appeal, after={"reason": reason[:500]})
+        events.publish("points.appeal_decided", {"appeal_id": appeal.pk, "status": appeal.status})
     return appeal
 
 

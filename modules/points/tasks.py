@@ -5,23 +5,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from modules.points import batches, notify, services
+from modules.points import batches, services
 
 
 @shared_task(name="modules.points.tasks.run_batch")
 def run_batch_task(batch_id: int) -> str | None:
     batch = batches.run_batch(batch_id=batch_id)
     return f"{batch.status}:{batch.progress_done}/{batch.target_count}" if batch else None
-
-
-@shared_task(name="modules.points.tasks.send_entry_sms")
-def send_entry_sms_task(entry_ids: list[int]) -> list[int]:
-    return list(notify.send_entry_sms(entry_ids))
-
-
-@shared_task(name="modules.points.tasks.send_batch_sms")
-def send_batch_sms_task(batch_id: int) -> list[int]:
-    return list(notify.send_batch_sms(batch_id))
 
 
 @shared_task(name="modules.points.tasks.resume_stalled_batches")

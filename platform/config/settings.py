@@ -1,6 +1,7 @@
 """Mashang settings. Everything that differs between machines comes from the environment."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -88,7 +89,7 @@ MODULE_APPS = [
     "modules.participation",
     "modules.notices",
 ]
-TENANT_APPS = [*_BOTH, "portal", *MODULE_APPS]
+TENANT_APPS = [*_BOTH, "portal", "notifications", *MODULE_APPS]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
 MIDDLEWARE = [
@@ -120,6 +121,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context.district",
+                "notifications.context.inbox",
             ]
         },
     }
@@ -235,6 +237,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "config.beat:SingleBeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox-all-districts": {"task": "kernel.tasks.relay_all_districts", "schedule": 30.0},
+    # SMS / WeChat messages held by quiet hours or waiting for a retry
+    "deliver-messages-all-districts": {"task": "notifications.tasks.deliver_all_districts", "schedule": 60.0},
     "module-periodic-fanout": {"task": "kernel.tasks.fan_out_periodic", "schedule": 60.0},
     "refill-district-pool": {"task": "tenants.tasks.refill_pool", "schedule": 300.0},
 }
@@ -289,7 +293,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Fields named "kind" in several modules: name their enums apart.
     "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
-                            "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod"},
+                            "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod",
+                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES"},
 }
 
 # --- personal data --------------------------------------------------------------------------------
@@ -297,6 +302,12 @@ SPECTACULAR_SETTINGS = {
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
 SMS_SENDER = os.environ.get("SMS_SENDER", "kernel.sms.ConsoleSender")
+# WeChat subscription messages (notifications.channels): the transport (the default logs, no network),
+# the template id of each notification kind in the mini-program (JSON; a kind not named sends its own
+# key as the id, which only the console transport accepts) and the mini-program state.
+WECHAT_TRANSPORT = os.environ.get("WECHAT_TRANSPORT", "notifications.channels.ConsoleWeChatTransport")
+WECHAT_TEMPLATE_IDS = json.loads(os.environ.get("WECHAT_TEMPLATE_IDS", "") or "{}")
+WECHAT_MINIPROGRAM_STATE = os.environ.get("WECHAT_MINIPROGRAM_STATE", "formal")
 OTP_TTL_SECONDS = int(os.environ.get("OTP_TTL_SECONDS", "300"))
 OTP_MAX_ATTEMPTS = 5
 # API tokens (apps; staff sign in with a password, residents with a one-time code) expire after this

@@ -12,10 +12,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(urlconf="config.urls_tenant"), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/me/messages/", include("notifications.api_urls")),
     path("api/v1/", include("portal.api_urls")),
     *api_patterns(),
     *root_patterns(),
     path("c/", include("modules.codes.scan_urls")),  # what a printed QR code opens: /c/<token>
+    path("messages/", include("notifications.urls")),
     path("", include("portal.urls")),
     *portal_patterns(),
 ]

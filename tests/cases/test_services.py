@@ -540,28 +540,35 @@ def test_a_pool_case_transferred_to_another_grid_leaves_the_old_pool(in_district
 
 def test_the_new_owner_of_an_escalated_case_is_told(in_district, settings):
     """The community's staff hear of a case escalated to the community, the street's of one escalated
-    to the street; where a level has nobody, district supervision (the administrators) hears of it."""
+    to the street (inbox and SMS, through the notification service); where a level has nobody,
+    district supervision (the administrators) hears of it."""
     from django.db import connection
 
     from kernel import events
     from kernel.sms import MemorySender
     from modules.cases import notifications
+    from notifications.models import Message
+    from notifications.services import deliver_due
     from tests.conftest import make_user
 
     settings.SMS_SENDER = "kernel.sms.MemorySender"
     w = in_district
-    make_user(w.district, "c01_phone", "community_staff", "community", "C01", phone="13900001111")
+    c01 = make_user(w.district, "c01_phone", "community_staff", "community", "C01", phone="13900001111")
     street = w.places["g1"].community.street
     make_user(w.district, "s_phone", "community_staff", "street", street.code, phone="13900002222")
     connection.set_tenant(w.district)  # make_user leaves the district's schema
     late = submit(w)
     assert services.escalate_overdue(now=at(2026, 10, 1, 10, 0)) == 1
-    assert notifications.notify_escalated([late.pk]) == 1
-    (phone, text), = MemorySender.outbox
-    assert phone == "+8613900001111" and late.ref in text and "1 件" in text
+    events.relay_pending()
+    inbox = Message.objects.get(recipient=c01, kind="cases.escalated_to_you", channel="inbox")
+    assert late.ref in inbox.body and str(late.pk) not in inbox.body.replace(late.ref, "")
+    assert deliver_due() >= 1
+    (phone, text), = [(p, t) for p, t in MemorySender.outbox if p != "+8613900002222"]
+    assert phone == "+8613900001111" and late.ref in text
     MemorySender.outbox.clear()
     assert services.escalate_overdue(now=at(2026, 10, 2, 10, 0)) == 1  # to the street
-    notifications.notify_escalated([late.pk])
+    events.relay_pending()
+    deliver_due()
     assert [p for p, _t in MemorySender.outbox] == ["+8613900002222"]
     late.refresh_from_db()
     late.owner_level = 3  # department level, but the case's unit is the grid: nobody there

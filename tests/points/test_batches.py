@@ -11,7 +11,7 @@ from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.locks import lock_key
 from kernel.models import AuditEntry, OutboxEvent
 from kernel.sms import MemorySender
-from modules.points import batches, notify, selectors, services
+from modules.points import batches, selectors, services
 from modules.points.models import Balance, Batch, Entry, Proposal
 from modules.registry import services as registry
 from tests.points.conftest import assert_ledger_consistent, id_number, set_points_config
@@ -268,25 +268,31 @@ def test_a_batch_whose_heartbeat_stopped_is_resumed_within_a_minute_and_a_slow_o
     assert batches.resume_stalled() == []
 
 
-def test_each_resident_is_texted_once_after_the_batch(in_district, eager_celery, monkeypatch,
-                                                     django_capture_on_commit_callbacks):
+def test_each_resident_is_texted_once_after_the_batch(in_district):
+    from kernel.events import relay_pending
+    from kernel.models import HandledEvent, OutboxEvent
+    from notifications.services import deliver_due
+
     w = in_district
     set_points_config(batch_needs_committee=False)
     people = many_residents(w, 7, phones=True)
-    monkeypatch.setattr(notify, "SMS_CHUNK", 3)
-    with django_capture_on_commit_callbacks(execute=True):
-        batch = batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="参与核酸演练",
-                                     resident_ids=[p.pk for p in people] + [w.r2.pk], background=False)
-    batch.refresh_from_db()
-    assert (batch.sms_sent, batch.sms_failed, batch.sms_done) == (7, 0, True)  # r2 has no phone
+    batch = batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="参与核酸演练",
+                                 resident_ids=[p.pk for p in people] + [w.r2.pk], background=False)
+    relay_pending()
+    done = OutboxEvent.objects.get(topic="points.batch_done", payload__batch_id=batch.pk)
+    HandledEvent.objects.filter(event=done).delete()  # the relay runs the handler a second time
+    OutboxEvent.objects.filter(pk=done.pk).update(delivered_at=None)
+    relay_pending()
+    assert deliver_due() == 7  # r2 has no phone
     assert len(MemorySender.outbox) == 7 and len({p for p, _t in MemorySender.outbox}) == 7
     assert all("参与核酸演练" in text and "5" in text for _p, text in MemorySender.outbox)
-    assert notify.send_batch_sms(batch.pk) == (0, 0)  # sent already: nothing again
+    assert deliver_due() == 0  # sent already: nothing again
     set_points_config(sms_on_award=False)
     MemorySender.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="不发短信",
-                             resident_ids=[p.pk for p in people], background=False)
+    batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="不发短信",
+                         resident_ids=[p.pk for p in people], background=False)
+    relay_pending()
+    deliver_due()
     assert MemorySender.outbox == []
 
 

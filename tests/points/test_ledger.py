@@ -267,30 +267,41 @@ def test_the_check_finds_a_balance_that_drifted(in_district):
 
 # --- SMS ---------------------------------------------------------------------------------------------
 
-def test_an_award_is_texted_after_commit(in_district, eager_celery, django_capture_on_commit_callbacks):
+def _relay_and_send() -> int:
+    from kernel.events import relay_pending
+    from notifications.services import deliver_due
+
+    relay_pending()
+    return deliver_due()
+
+
+def test_an_award_is_texted_once_the_posting_is_relayed(in_district):
     w = in_district
-    with django_capture_on_commit_callbacks(execute=True):
-        post(w, points=5, reason="帮邻居修水管")
+    post(w, points=5, reason="帮邻居修水管")
+    assert _relay_and_send() == 1
     assert len(MemorySender.outbox) == 1
     phone, text = MemorySender.outbox[0]
-    assert phone == "+8613912345601" and "5" in text and "帮邻居修水管" in text and "balance: 5" in text
+    assert phone == "+8613912345601" and "5" in text and "帮邻居修水管" in text
     MemorySender.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        post(w, points=5, resident=w.r2)  # no phone: nothing to send, nothing breaks
+    post(w, points=5, resident=w.r2)  # no phone, no account: nothing to send, nothing breaks
+    assert _relay_and_send() == 0
     set_points_config(sms_on_award=False)
-    with django_capture_on_commit_callbacks(execute=True):
-        post(w, rule="t_litter", points=-1)
-    assert MemorySender.outbox == []
+    post(w, rule="t_litter", points=-1)
+    _relay_and_send()
+    assert MemorySender.outbox == []  # the inbox still has it
+    from notifications.models import Message
+
+    assert Message.objects.filter(recipient=w.res_user, kind="points.deducted", channel="inbox").count() == 1
 
 
-def test_a_failing_sms_provider_does_not_undo_the_posting(in_district, eager_celery, settings,
-                                                          django_capture_on_commit_callbacks):
-    from modules.points import notify
+def test_a_failing_sms_provider_does_not_undo_the_posting(in_district, settings):
+    from notifications.models import Message
 
     w = in_district
     settings.SMS_SENDER = "tests.points.conftest.FlakySender"
-    with django_capture_on_commit_callbacks(execute=True):
-        a = post(w, points=5, resident=w.r3)  # a number ending in 3: the provider refuses
-        b = post(w, points=5, resident=w.r1)
-    assert notify.send_entry_sms([a.pk, b.pk]) == (1, 1)
+    post(w, points=5, resident=w.r3)  # a number ending in 3: the provider refuses
+    post(w, points=5, resident=w.r1)
+    assert _relay_and_send() == 1
+    refused = Message.objects.get(recipient_key=f"r{w.r3.pk}", channel="sms")
+    assert (refused.status, refused.attempts) == ("pending", 1) and "provider said no" in refused.last_error
     assert balance(w.r3) == 5 and balance(w.r1) == 5
