@@ -44,6 +44,9 @@ class ModuleSpec:
     kpis: dict[str, str] = field(default_factory=dict)  # name -> dotted callable() -> number
     handlers: str | None = None  # dotted module registering outbox event handlers
     seed: str | None = None  # dotted callable(template=, actor=) run in a district when the module is turned on
+    # The readable names of the audit actions this module records: code -> (zh-Hans, English). The audit
+    # log shows these (kernel.audit_names); a code without a name shows as itself.
+    audit_actions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def name(self, language: str | None = None) -> str:
         return self.name_en if (language or "").startswith("en") else self.name_zh

@@ -9,6 +9,7 @@ SPEC = ModuleSpec(
     description_en="Policy and news items for residents",
     config_schema={
         "type": "object",
+        "title": "政策宣传设置",
         "additionalProperties": False,
         "properties": {
             "categories": {
@@ -17,9 +18,12 @@ SPEC = ModuleSpec(
                 "uniqueItems": True,
                 "items": {"type": "string", "pattern": "^[a-z_]{2,20}$"},
                 "default": ["policy", "news", "event"],
-                "description": "Categories a notice can be filed under",
+                "title": "栏目代码", "title_en": "Categories",
+                "description": "每行一个栏目代码（小写英文字母和下划线），如 policy、news、event",
+                "description_en": "Categories a notice can be filed under, one code a line",
             },
-            "max_pinned": {"type": "integer", "minimum": 0, "maximum": 10, "default": 3},
+            "max_pinned": {"type": "integer", "minimum": 0, "maximum": 10, "default": 3,
+                           "title": "最多置顶条数", "title_en": "Most pinned notices"},
         },
     },
     api_urls="modules.notices.api_urls",
@@ -28,4 +32,11 @@ SPEC = ModuleSpec(
     kpis={"published_notices": "modules.notices.selectors.published_count"},
     handlers="modules.notices.handlers",
     seed="modules.notices.services.seed",
+    audit_actions={
+        "notice.publish": ("发布通知", "Notice published"),
+        "notice.update": ("修改通知", "Notice changed"),
+        "notice.withdraw": ("撤回通知", "Notice withdrawn"),
+        "notice.announced": ("推送通知", "Notice announced"),
+        "notice.seed": ("初始化示例通知", "Sample notices added"),
+    },
 )
