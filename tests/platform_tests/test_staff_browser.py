@@ -45,6 +45,12 @@ def _pages(world) -> dict[str, str]:  # noqa: F811
         "users": admin.get("/manage/users/"),
         "audit": admin.get("/manage/audit/"),
         "case": admin.get(f"/cases/{late.ref}/"),
+        "codes": admin.get("/codes/"),
+        "print-runs": admin.get("/codes/print-runs/"),
+        "ledger": admin.get("/registry/ledger/"),
+        "rlist": admin.get("/cases/settings/"),
+        "figures": admin.get("/cases/figures/"),
+        "providers": admin.get("/points/providers/"),
     }
     with tenant_context(d):
         from kernel.models import AuditEntry
