@@ -275,3 +275,12 @@ def test_every_recorded_audit_action_has_a_readable_name():
     assert len(found) > 50
     assert {code: where for code, where in found.items() if code not in names} == {}
     assert all(zh and en and zh != en for zh, en in names.values())
+
+
+def test_the_audit_api_gives_the_readable_name_too(kangbashi):
+    make_user(kangbashi, "clerk2")
+    client = client_for(kangbashi, admin_of(kangbashi))
+    rows = client.get("/api/v1/settings/audit/", {"action": "user.create"}).json()["results"]
+    assert rows and rows[0]["action_name"] == "User created"
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-hans"
+    assert client.get("/api/v1/settings/audit/", {"action": "user.create"}).json()["results"][0]["action_name"] == "新建用户"

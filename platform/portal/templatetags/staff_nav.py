@@ -16,6 +16,7 @@ SETTINGS = (  # (url, label, icon, tab) of the district administrator's settings
     ("/manage/branding/", gettext_lazy("Branding"), "🎨", "branding"),
     ("/manage/users/", gettext_lazy("Users & roles"), "👥", "users"),
     ("/manage/audit/", gettext_lazy("Audit log"), "📜", "audit"),
+    ("/admin/", gettext_lazy("Data back office"), "🗄", "admin"),  # Django's admin of this district
 )
 
 
