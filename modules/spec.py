@@ -32,6 +32,10 @@ class ModuleSpec:
     description_en: str = ""
     depends: tuple[str, ...] = ()
     always_on: bool = False
+    # JSON Schema (2020-12) of the module's configuration, with a ``default`` for every setting. The settings
+    # page builds its form from it (portal.config_form): give every property a ``title`` in zh-Hans and a
+    # ``title_en``, optionally ``description`` / ``description_en``, and for an enum of strings
+    # ``enum_titles`` / ``enum_titles_en`` ({value: label}). The validator ignores these words.
     config_schema: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
     api_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /api/v1/<key>/
     portal_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /<key>/
@@ -50,6 +54,9 @@ class ModuleSpec:
     handlers: str | None = None  # dotted module registering outbox event handlers
     seed: str | None = None  # dotted callable(template=, actor=) run in a district when the module is turned on
     demo: str | None = None  # dotted callable(*, district, admin, rng_seed) seeding the module's demo data
+    # The readable names of the audit actions this module records: code -> (zh-Hans, English). The audit
+    # log shows these (kernel.audit_names); a code without a name shows as itself.
+    audit_actions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def name(self, language: str | None = None) -> str:
         return self.name_en if (language or "").startswith("en") else self.name_zh

@@ -233,14 +233,19 @@ def enable_module(*, actor, district: District, key: str) -> District:
     return set_modules(actor=actor, district=district, modules=set(district.modules) | {key})
 
 
-def disable_module(*, actor, district: District, key: str) -> District:
+def disable_module(*, actor, district: District, key: str, with_dependents: bool = False) -> District:
+    """Turn a module off. The enabled modules that need it are refused (named in the error), or, with
+    ``with_dependents``, turned off with it in the same change. Data stays: tables are never dropped."""
     spec = catalog.get(key)
     if spec is None:
         raise DomainError(_("Unknown module %(key)s.") % {"key": key}, code="unknown_module", status=404)
     if spec.always_on:
         raise ModuleDependencyError(_("%(name)s is part of every district and cannot be turned off.")
                                     % {"name": spec.name_zh})
-    needed_by = [catalog[k] for k in catalog.dependents(key) if k in district.modules]
+    needed_by = [s for s in catalog if s.key in catalog.dependents(key) and s.key in district.modules]
+    if needed_by and with_dependents:
+        return set_modules(actor=actor, district=district,
+                           modules=set(district.modules) - {key} - {s.key for s in needed_by})
     if needed_by:
         names = "、".join(f"{s.name_zh} ({s.key})" for s in needed_by)
         raise ModuleDependencyError(

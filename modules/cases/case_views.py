@@ -469,18 +469,26 @@ def _bench(request, *, status: int = 200):
     work = _decorate(work[:100], now)
     for case in work:
         case.joint = case.assignee_id != user.pk
-        case.offer = _staff_actions(user, case) & {"accept", "start"}
+        actions = _staff_actions(user, case)
+        case.offer, case.may_handle = actions & {"accept", "start"}, bool(actions)
+    for case in pool:
+        case.may_handle = True  # the pool lists what this worker may grab
     scope = selectors.cases_for(user).filter(status__in=OPEN)
     attention = (scope.filter(Q(escalation_level__gt=0) | Q(resolution_due__lt=now)
                               | Q(responded_at__isnull=True, response_due__lt=now))
-                 .exclude(assignee=user).select_related("category").order_by("-owner_level", "resolution_due", "id"))
+                 .exclude(assignee=user).select_related("category", "community")
+                 .order_by("-owner_level", "resolution_due", "id"))
     attention = _decorate(attention[:50], now)
+    for case in attention:  # 处理 where the user may act on it, 查看 where they only watch it
+        case.may_handle = bool(_staff_actions(user, case))
     waiting = []
     for case in (scope.filter(status=S.SUBMITTED, assignee__isnull=True).exclude(assign_mode=AssignMode.GRAB)
                  .select_related("category", "community").order_by("response_due", "id")[:100]):
         if services.supervises(user, case):
             waiting.append(case)
     waiting = _decorate(waiting, now)
+    for case in waiting:
+        case.may_handle = bool(_staff_actions(user, case))
     return render(request, "cases/pool.html", {
         "pool": pool, "work": work, "attention": attention, "waiting": waiting,
         "grab_cap": _config().get("grab_cap_per_worker"), "holding": selectors.open_case_count(user),

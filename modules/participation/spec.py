@@ -14,11 +14,15 @@ SPEC = ModuleSpec(
     always_on=False,
     config_schema={
         "type": "object",
+        "title": "码上参与设置",
         "additionalProperties": False,
         "properties": {
             "vote_requires_binding": {"type": "boolean", "default": True,
-                                      "description": "Only residents bound to a household in scope may vote"},
-            "survey_max_questions": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                                      "title": "投票须已绑定住户", "title_en": "Voting needs a bound household",
+                                      "description": "只有绑定了范围内住户的居民才能投票",
+                                      "description_en": "Only residents bound to a household in scope may vote"},
+            "survey_max_questions": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50,
+                                     "title": "问卷最多题数", "title_en": "Most questions in a survey"},
         },
     },
 )

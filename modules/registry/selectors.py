@@ -69,3 +69,46 @@ def counts() -> dict[str, int]:
 
 def resident_count() -> int:
     return Resident.objects.count()
+
+
+def place_tree() -> list[dict]:
+    """Streets with their communities and grids, and the departments: what a role's scope is picked
+    from. [{"kind", "code", "name", "depth"}] in tree order (street, its communities, each one's grids)."""
+    from modules.registry.models import Community, Department, Grid, Street
+
+    communities: dict[int, list] = {}
+    for c in Community.objects.order_by("code"):
+        communities.setdefault(c.street_id, []).append(c)
+    grids: dict[int, list] = {}
+    for g in Grid.objects.order_by("code"):
+        grids.setdefault(g.community_id, []).append(g)
+    rows = []
+    for street in Street.objects.order_by("code"):
+        rows.append({"kind": "street", "code": street.code, "name": street.name, "depth": 0})
+        for c in communities.get(street.pk, ()):
+            rows.append({"kind": "community", "code": c.code, "name": c.name, "depth": 1})
+            rows += [{"kind": "grid", "code": g.code, "name": g.name, "depth": 2} for g in grids.get(c.pk, ())]
+    rows += [{"kind": "department", "code": d.code, "name": d.name, "depth": 0}
+             for d in Department.objects.order_by("code")]
+    return rows
+
+
+def place_exists(kind: str, code: str) -> bool:
+    from modules.registry.models import Community, Department, Grid, Street
+
+    model = {"street": Street, "community": Community, "grid": Grid, "department": Department}.get(kind)
+    return model is not None and model.objects.filter(code=code).exists()
+
+
+def place_names(pairs) -> dict[tuple[str, str], str]:
+    """(kind, code) -> the place's name, for the pairs that exist (e.g. the scopes of role assignments)."""
+    from modules.registry.models import Community, Department, Grid, Street
+
+    out: dict[tuple[str, str], str] = {}
+    wanted: dict[str, set[str]] = {}
+    for kind, code in pairs:
+        wanted.setdefault(kind, set()).add(code)
+    for kind, model in (("street", Street), ("community", Community), ("grid", Grid), ("department", Department)):
+        if wanted.get(kind):
+            out.update({(kind, c): n for c, n in model.objects.filter(code__in=wanted[kind]).values_list("code", "name")})
+    return out

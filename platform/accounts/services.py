@@ -138,6 +138,41 @@ def create_user(*, actor, username: str, password: str | None = None, display_na
     return user
 
 
+def _scope(scope: str) -> tuple[str, str]:
+    """"grid:G0101" -> ("grid", "G0101"); "district" or "" -> the whole district."""
+    kind, _sep, code = (scope or ScopeKind.DISTRICT).partition(":")
+    return kind.strip(), code.strip()
+
+
+def grant_role(*, actor, user, role: str, scope: str = ScopeKind.DISTRICT):
+    """Give ``user`` a role in a scope picked from the district's places ("grid:G0101"): the place must
+    exist in the registry (a typed code that matches nothing is refused), then the kernel's rules for
+    which scope fits which role apply (``kernel.services.assign_role``)."""
+    from kernel.errors import DomainError
+    from kernel.services import assign_role
+    from modules.registry.selectors import place_exists
+
+    kind, code = _scope(scope)
+    if kind not in ScopeKind.values:
+        raise DomainError(_("Choose the scope from the list."), fields={"scope": [_("Choose the scope from the list.")]})
+    if kind != ScopeKind.DISTRICT and not place_exists(kind, code):
+        raise DomainError(_("There is no %(kind)s %(code)s in this district.") % {"kind": ScopeKind(kind).label, "code": code},
+                          fields={"scope": [_("Choose a place that exists in this district.")]})
+    return assign_role(actor=actor, user=user, role=role, scope_kind=kind, scope_code=code)
+
+
+def add_user(*, actor, username: str, password: str | None = None, display_name: str = "", phone: str | None = None,
+             role: str = "", scope: str = ScopeKind.DISTRICT):
+    """A new district user with at most one role: none unless one is chosen (least privilege). The user
+    and the role are saved together or not at all."""
+    with transaction.atomic():
+        user = create_user(actor=actor, username=username, password=password, display_name=display_name,
+                           phone=phone)
+        if role:
+            grant_role(actor=actor, user=user, role=role, scope=scope)
+    return user
+
+
 # --- API tokens: password sign-in for staff, expiry, revocation ------------------------------------
 
 @dataclass

@@ -482,9 +482,19 @@ class UserRoleDetailView(APIView):
 
 
 class AuditSerializer(serializers.ModelSerializer):
+    action_name = serializers.SerializerMethodField(help_text="the action's readable name in the request's language")
+
     class Meta:
         model = AuditEntry
-        fields = ["id", "at", "actor_label", "action", "target_type", "target_id", "before", "after", "request_id"]
+        fields = ["id", "at", "actor_label", "action", "action_name", "target_type", "target_id", "before", "after",
+                  "request_id"]
+
+    def get_action_name(self, obj) -> str:
+        from django.utils import translation
+
+        from kernel.audit_names import action_label
+
+        return action_label(obj.action, english=(translation.get_language() or "").startswith("en"))
 
 
 class AuditListView(generics.ListAPIView):
