@@ -44,6 +44,7 @@ class ModuleSpec:
     kpis: dict[str, str] = field(default_factory=dict)  # name -> dotted callable() -> number
     handlers: str | None = None  # dotted module registering outbox event handlers
     seed: str | None = None  # dotted callable(template=, actor=) run in a district when the module is turned on
+    demo: str | None = None  # dotted callable(*, district, admin, rng_seed) seeding the module's demo data
 
     def name(self, language: str | None = None) -> str:
         return self.name_en if (language or "").startswith("en") else self.name_zh

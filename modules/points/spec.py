@@ -77,7 +77,8 @@ SPEC = ModuleSpec(
     handlers="modules.points.handlers",
     periodic_tasks=(PeriodicTask("modules.points.tasks.resume_stalled_batches", 60),
                     PeriodicTask("modules.points.tasks.refresh_compound_scores", 600)),
-    kpis={"pending_proposals": "modules.points.selectors.pending_proposals_kpi",
-          "batches_running": "modules.points.selectors.batches_running_kpi"},
-    seed="modules.points.services.seed",
+    kpis={"pending_proposals": "modules.points.committee.selectors.pending_proposals_kpi",
+          "batches_running": "modules.points.batches.selectors.batches_running_kpi"},
+    seed="modules.points.ledger.rules.seed",
+    demo="modules.points.demo.seed_demo",
 )

@@ -309,8 +309,8 @@ def seed_people(district: District, spec: dict) -> None:
 
         seed_cases(admin, rng_seed=district.slug)
     if district.has_module("points"):
-        from console.demo_benefits import seed_benefits
-        from console.demo_points import seed_points
+        from modules.points.demo.benefits import seed_benefits
+        from modules.points.demo.ledger import seed_points
 
         seed_points(admin, rng_seed=district.slug)
         seed_benefits(admin, rng_seed=district.slug)

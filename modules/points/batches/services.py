@@ -32,7 +32,7 @@ from kernel.personal import blind_index, normalize_id_number
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import roles_of
 from kernel.text import clean_text
-from modules.points import services
+from modules.points.ledger import services
 from modules.points.models import (
     EVIDENCE_MAX,
     REASON_MAX,

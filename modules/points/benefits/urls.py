@@ -2,7 +2,7 @@
 the provider's scan, the honour list, and the administrator's providers."""
 from django.urls import path
 
-from modules.points import views_benefits as views
+from modules.points.benefits import views
 
 urlpatterns = [
     path("benefits/", views.benefits, name="benefits"),

@@ -3,7 +3,7 @@ the way to the next one, the history with the reason, source and approver of eve
 reversal marks, the appeal of an entry, and the resident's appeals with the committee's decision.
 
 Signed-in only; an account not bound to a registered resident gets a page that says how to bind the
-household. The services decide (``services.file_appeal``); these views parse, call and render."""
+household. The services decide (``committee.appeals.file_appeal``); these views parse, call and render."""
 from __future__ import annotations
 
 from django.contrib import messages
@@ -18,11 +18,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from kernel.errors import DomainError
-from modules.points import selectors_pages as pages
-from modules.points import services
-from modules.points.models import Appeal, SourceKind
+from modules.points.committee.appeals import file_appeal
+from modules.points.committee.models import Appeal
+from modules.points.ledger import pages
+from modules.points.ledger.models import SourceKind
+from modules.points.ledger.services import resident_of
 
-APPEAL_REASON_MAX = 2000  # services.file_appeal's limit
+APPEAL_REASON_MAX = 2000  # file_appeal's limit
 
 SOURCE_LABELS = {
     SourceKind.MANUAL: gettext_lazy("Posted by staff"),
@@ -69,7 +71,7 @@ def _unbound(request):
 
 
 def _decorate_entry(request, row: dict) -> dict:
-    """Labels and links the history shows for one row of ``selectors_pages.history_page``."""
+    """Labels and links the history shows for one row of ``pages.history_page``."""
     english = _english()
     row["rule_name"] = (row["rule_name_en"] or row["rule_name_zh"]) if english else row["rule_name_zh"]
     row["source_label"] = SOURCE_LABELS.get(row["source_kind"], row["source_kind"])
@@ -95,7 +97,7 @@ def _decorate_entry(request, row: dict) -> dict:
 @require_safe
 def home(request):
     """/points/: balance, tier and progress, and the history (20 a page)."""
-    resident = services.resident_of(request.user)
+    resident = resident_of(request.user)
     if resident is None:
         return _unbound(request)
     card = pages.overview(resident)
@@ -114,7 +116,7 @@ def home(request):
 @require_http_methods(["GET", "HEAD", "POST"])
 def appeal(request, entry_id: int):
     """/points/entries/<id>/appeal/: why the resident disagrees → the points committee."""
-    resident = services.resident_of(request.user)
+    resident = resident_of(request.user)
     if resident is None:
         return _unbound(request)
     entry = pages.own_entry(resident, entry_id)
@@ -124,7 +126,7 @@ def appeal(request, entry_id: int):
     if request.method == "POST":
         reason = request.POST.get("reason", "")
         try:
-            services.file_appeal(actor=request.user, entry=entry, reason=reason)
+            file_appeal(actor=request.user, entry=entry, reason=reason)
         except DomainError as exc:
             error, errors, status = exc.message, exc.fields, exc.status
         else:
@@ -145,7 +147,7 @@ def appeal(request, entry_id: int):
 @require_safe
 def appeals(request):
     """/points/appeals/: the resident's appeals, their status and the committee's reason."""
-    resident = services.resident_of(request.user)
+    resident = resident_of(request.user)
     if resident is None:
         return _unbound(request)
     page = Paginator(pages.appeals_of(resident), pages.PAGE_SIZE).get_page(request.GET.get("page"))

@@ -73,10 +73,10 @@ def seed_benefits(admin, *, rng_seed: str) -> None:
     from accounts.services import create_user
     from console.demo import DEMO_PASSWORD
     from kernel.errors import DomainError
-    from modules.points import benefits
-    from modules.points import selectors_benefits as sel
+    from modules.points.benefits import selectors as sel
+    from modules.points.benefits import services as benefits
+    from modules.points.ledger.selectors import tiers
     from modules.points.models import Balance, Benefit, BenefitUse, HonourOptIn, Provider
-    from modules.points.selectors import tiers
 
     ladder = tiers()
     if not ladder:

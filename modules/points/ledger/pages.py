@@ -14,9 +14,10 @@ from django.apps import apps
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from modules.points import selectors
+from modules.points.committee.appeals import appeal_refusal
+from modules.points.ledger import selectors
+from modules.points.ledger.services import config
 from modules.points.models import Appeal, Balance, BalanceKind, Batch, Entry, SourceKind
-from modules.points.services import appeal_refusal, config
 from modules.registry.models import Resident
 
 PAGE_SIZE = 20

@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kernel.errors import DomainError
+from modules.points.ledger.rules import RULE_FIELDS
 from modules.points.models import RuleVersion
-from modules.points.services import RULE_FIELDS
 
 MAX_EVIDENCE_MB = 10
 INT_FIELDS = ("min_points", "max_points", "default_points", "cap_count", "cap_points")
@@ -145,7 +145,7 @@ def read_id_numbers(upload) -> list[str]:
     """The valid ID numbers of an uploaded list (.xlsx or .csv, read by ``batch_files``, the API's
     reader). Unlike the API, the page refuses a list with any wrong row: nothing is created, and the
     rows are named with what is wrong (never the number itself)."""
-    from modules.points import batch_files
+    from modules.points.batches import files as batch_files
 
     if upload is None:
         raise DomainError(_("Choose the list of ID numbers (.xlsx or .csv) to upload."),

@@ -19,10 +19,10 @@ from kernel.errors import DomainError
 from kernel.filters import query_bool
 from kernel.permissions import HasRole
 from kernel.roles import Role
-from modules.points import benefits as services
-from modules.points import selectors_benefits as sel
+from modules.points.benefits import selectors as sel
+from modules.points.benefits import services
+from modules.points.ledger.services import resident_of
 from modules.points.models import Benefit, LimitPeriod, Provider, ProviderKind
-from modules.points.services import resident_of
 
 AdminOnly = HasRole(Role.DISTRICT_ADMIN)
 

@@ -1,27 +1,22 @@
-"""Reads of the points module: balances and history (why a balance is what it is), honour tiers,
-the rulebook in force, committee queues, batch progress, the compound ranking, and the ledger
-check (every balance equals the sum of its entries)."""
+"""Reads of the ledger: balances and history (why a balance is what it is), honour tiers, the
+rulebook in force (and the rules staff may post), the compound ranking, and the ledger check (every
+balance equals the sum of its entries)."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from kernel.roles import Role
-from kernel.selectors import role_names
-from modules.points.models import (
-    Appeal,
+from modules.points.ledger.models import (
     Balance,
     BalanceKind,
-    Batch,
     CompoundScore,
     Entry,
-    Proposal,
     RuleVersion,
 )
-from modules.points.services import config, local_today
+from modules.points.ledger.services import config, local_today
 from modules.registry.models import Resident
 
 # --- tiers --------------------------------------------------------------------------------------------
@@ -125,33 +120,19 @@ def rule_history(code: str) -> QuerySet:
     return RuleVersion.objects.filter(rule__code=code).order_by("-version")
 
 
-# --- committee and batches ----------------------------------------------------------------------------
-
-def pending_proposals(user=None) -> QuerySet:
-    qs = Proposal.objects.filter(status=Proposal.Status.PENDING).select_related(
-        "rule_version", "resident", "batch", "proposed_by").prefetch_related("votes")
-    if user is not None and Role.COMMITTEE_MEMBER in role_names(user):
-        qs = qs.exclude(proposed_by=user).exclude(votes__member=user)
-    return qs
+def rule_choices(day=None) -> list[RuleVersion]:
+    """Rules staff may post or propose now: current versions in force, not automatic ones."""
+    return list(rules_in_force(day).filter(auto_source=""))
 
 
-def pending_appeals() -> QuerySet:
-    return Appeal.objects.filter(status=Appeal.Status.PENDING).select_related("entry__rule_version", "resident")
-
-
-def batch_progress(batch: Batch) -> dict:
-    batch.refresh_from_db()
-    total = batch.target_count or 0
-    return {"status": batch.status, "done": batch.progress_done, "total": total,
-            "percent": round(100.0 * batch.progress_done / total, 1) if total else 100.0,
-            "posted": batch.posted_count, "skipped": batch.skipped_count, "unknown": batch.unknown_count,
-            "sms_sent": batch.sms_sent, "sms_failed": batch.sms_failed}
-
-
-def batch_not_posted(batch: Batch) -> QuerySet:
-    """Residents of a finished batch who got nothing (over the rule's cap)."""
-    posted = Entry.objects.filter(source_kind="batch", source_id=batch.pk).values("resident_id")
-    return Resident.objects.filter(pk__in=batch.targets.exclude(resident_id__in=posted).values("resident_id"))
+def rulebook(*, include_all: bool) -> list[RuleVersion]:
+    """Current versions (in force today, or all), each with ``versions`` (how many) and ``in_force``."""
+    rows = list(rules_in_force(include_all=include_all).annotate(
+        versions=Count("rule__versions", distinct=True)))
+    today = local_today()
+    for v in rows:
+        v.in_force = v.applies_on(today)
+    return rows
 
 
 # --- compound ranking --------------------------------------------------------------------------------
@@ -179,11 +160,3 @@ def ledger_mismatches(limit: int = 100) -> list[tuple[int, str, int, int]]:
             WHERE coalesce(b.points, 0) <> coalesce(s.points, 0) OR coalesce(b.entries, 0) <> coalesce(s.n, 0)
             LIMIT %s""", [limit])  # noqa: S608 - table names from _meta
         return [tuple(r) for r in cursor.fetchall()]
-
-
-def pending_proposals_kpi() -> int:
-    return Proposal.objects.filter(status=Proposal.Status.PENDING).count()
-
-
-def batches_running_kpi() -> int:
-    return Batch.objects.filter(status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]).count()

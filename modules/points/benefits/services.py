@@ -20,7 +20,9 @@ from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import Role
 from kernel.text import text_problem
-from modules.points import selectors_benefits as sel
+from modules.points.benefits import selectors as sel
+from modules.points.ledger.selectors import tier_for, tiers
+from modules.points.ledger.services import _user, local_today, lock_balances, resident_of
 from modules.points.models import (
     KEY_MAX,
     BalanceKind,
@@ -32,8 +34,6 @@ from modules.points.models import (
     ProviderKind,
     ProviderStaff,
 )
-from modules.points.selectors import tier_for, tiers
-from modules.points.services import _user, local_today, lock_balances, resident_of
 from modules.registry.models import Resident
 
 PROVIDER_FIELDS = ("name", "kind", "address", "phone", "active")

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 
 from kernel.errors import DomainError, NotAllowed
 from kernel.personal import mask_name
+from modules.points.ledger.selectors import tier_for, tiers
+from modules.points.ledger.services import local_today, period_bounds
 from modules.points.models import (
     Balance,
     BalanceKind,
@@ -31,8 +33,6 @@ from modules.points.models import (
     Provider,
     ProviderStaff,
 )
-from modules.points.selectors import tier_for, tiers
-from modules.points.services import local_today, period_bounds
 from modules.registry.models import Membership, Resident
 
 TOKEN_MAX_AGE = 300  # seconds a personal code stays valid

@@ -123,7 +123,8 @@ class World:
 
 
 def seed_points(admin, *, rng_seed: str) -> None:
-    from modules.points import selectors, services
+    from modules.points.ledger import scores, selectors
+    from modules.points.ledger import services as ledger
     from modules.points.models import Batch, RuleVersion
     from modules.registry.models import Membership, Resident
 
@@ -145,13 +146,13 @@ def seed_points(admin, *, rng_seed: str) -> None:
     versions = {v.rule.code: v for v in RuleVersion.objects.filter(is_current=True).select_related("rule")}
     me = Resident.objects.filter(user__username="resident").values_list("pk", flat=True).first()
     me = me if me in places else None
-    world = World(today=services.local_today(), rng=random.Random(f"{rng_seed}:points"), versions=versions,
+    world = World(today=ledger.local_today(), rng=random.Random(f"{rng_seed}:points"), versions=versions,
                   users=users, members=[], places=places)
     tiers = [t["min_points"] for t in selectors.tiers()][:3] or [100, 300, 600]
     while len(tiers) < 3:
         tiers.append(tiers[-1] * 2 + 50)
     with transaction.atomic():
-        world.members = committee_members(admin, int(services.config()["committee_quorum"]))
+        world.members = committee_members(admin, int(ledger.config()["committee_quorum"]))
         others = [i for i in sorted(places) if i != me]
         profiles = choose_profiles(world, others, tiers)
         from_batches = plan_batches(world, profiles, me)
@@ -165,7 +166,7 @@ def seed_points(admin, *, rng_seed: str) -> None:
             plan_demo_resident(world, me, tiers[0] + 25 - from_batches.get(me, 0))
         post_events(world)
         pending_work(world, others)
-    services.refresh_compound_scores()  # the compound ranking on the honour page (the worker redoes it every 10 min)
+    scores.refresh_compound_scores()  # the compound ranking on the honour page (the worker redoes it every 10 min)
 
 
 def committee_members(admin, quorum: int) -> list:
@@ -315,7 +316,7 @@ def plan_demo_resident(world: World, resident_id: int, target: int) -> None:
     total += world.add(9, resident_id, world.first(("disorderly_parking", "uncivil_reported", "corridor_clutter")), 3,
                        "小区门口违规停车，阻碍通行", poster=grid_worker, mark="appeal_pending")
     if world.has("waste_sorting") and world.versions["waste_sorting"].kind == "material":
-        from modules.points.services import config
+        from modules.points.ledger.services import config
 
         if config().get("material_points"):
             for days in (20, 13, 6):
@@ -328,14 +329,14 @@ def plan_demo_resident(world: World, resident_id: int, target: int) -> None:
 # --- carrying out ------------------------------------------------------------------------------------------
 
 def approve(world: World, proposal) -> None:
-    from modules.points import services
+    from modules.points.committee import services as proposals
 
     for member in world.members:
         proposal.refresh_from_db()
         if proposal.status != "pending":
             break
         if member.pk != proposal.proposed_by_id:
-            services.approve_proposal(actor=member, proposal=proposal, note="情况属实")
+            proposals.approve_proposal(actor=member, proposal=proposal, note="情况属实")
 
 
 def post_events(world: World) -> None:
@@ -343,7 +344,9 @@ def post_events(world: World) -> None:
     batches are made, approved and run. A posting a cap or a rule refuses is left out, as it would be
     at the counter."""
     from kernel.errors import DomainError
-    from modules.points import batches, services
+    from modules.points.batches import services as batches
+    from modules.points.committee import services as proposals
+    from modules.points.ledger import services as ledger
     from modules.registry.models import Resident
 
     residents = Resident.objects.in_bulk({e.resident_id for e in world.events if e.batch is None})
@@ -359,14 +362,14 @@ def post_events(world: World) -> None:
                 batches.run_batch(batch_id=batch.pk)
                 continue
             if event.committee:
-                proposal = services.propose(actor=event.poster, resident=resident, rule=event.code,
+                proposal = proposals.propose(actor=event.poster, resident=resident, rule=event.code,
                                             points=event.points, reason=event.reason, occurred_on=event.day,
                                             evidence=event.evidence, idempotency_key=event.key)
                 approve(world, proposal)
                 proposal.refresh_from_db()
                 entry = proposal.entry
             else:
-                entry = services.post_entry(actor=event.poster, resident=resident, rule=event.code,
+                entry = ledger.post_entry(actor=event.poster, resident=resident, rule=event.code,
                                             points=event.points, reason=event.reason, occurred_on=event.day,
                                             evidence=event.evidence, idempotency_key=event.key)
         except DomainError:
@@ -379,7 +382,10 @@ def pending_work(world: World, ids: list[int]) -> None:
     """What waits for people in the demo: proposals (one half approved), a batch, appeals; and what was
     decided: a rejected proposal, a refused appeal, a correction."""
     from kernel.errors import DomainError
-    from modules.points import batches, services
+    from modules.points.batches import services as batches
+    from modules.points.committee import appeals as appeal_services
+    from modules.points.committee import services as proposals
+    from modules.points.ledger import services as ledger
     from modules.registry.models import Resident
 
     rng = world.rng
@@ -398,14 +404,14 @@ def pending_work(world: World, ids: list[int]) -> None:
         if not world.has(code):
             continue
         try:
-            proposal = services.propose(actor=world.poster(resident_id), resident=residents[resident_id], rule=code,
+            proposal = proposals.propose(actor=world.poster(resident_id), resident=residents[resident_id], rule=code,
                                         points=world.points(code, want), reason=reason,
                                         occurred_on=world.today - dt.timedelta(days=days_ago),
                                         evidence=evidence or "居民口述", idempotency_key=f"{KEY}pending:{code}:{want}")
             if then is True and len(world.members) > 1:
-                services.approve_proposal(actor=world.members[-1], proposal=proposal, note="同意，待其他委员审核")
+                proposals.approve_proposal(actor=world.members[-1], proposal=proposal, note="同意，待其他委员审核")
             elif then == "reject":
-                services.reject_proposal(actor=world.members[0], proposal=proposal,
+                proposals.reject_proposal(actor=world.members[0], proposal=proposal,
                                          reason="证据不足，请补充事迹材料后重新申报")
         except DomainError:
             continue
@@ -419,11 +425,11 @@ def pending_work(world: World, ids: list[int]) -> None:
             pass
     member = world.members[0]
     if "correct" in world.marked:
-        services.reverse_entry(actor=member, entry=world.marked["correct"], reason="重复录入，予以冲正")
+        ledger.reverse_entry(actor=member, entry=world.marked["correct"], reason="重复录入，予以冲正")
     if resident_user is not None and "appeal_refused" in world.marked:
-        appeal = services.file_appeal(actor=resident_user, entry=world.marked["appeal_refused"],
+        appeal = appeal_services.file_appeal(actor=resident_user, entry=world.marked["appeal_refused"],
                                       reason="那天我出差不在家，不是我扔的")
-        services.refuse_appeal(actor=member, appeal=appeal, reason="经查看监控录像，确认系本人所为，维持原决定")
+        appeal_services.refuse_appeal(actor=member, appeal=appeal, reason="经查看监控录像，确认系本人所为，维持原决定")
     if resident_user is not None and "appeal_pending" in world.marked:
-        services.file_appeal(actor=resident_user, entry=world.marked["appeal_pending"],
+        appeal_services.file_appeal(actor=resident_user, entry=world.marked["appeal_pending"],
                              reason="当时是临时停车下车取快递，三分钟就开走了")

@@ -1,7 +1,7 @@
 """Benefits API routes, included by ``api_urls`` under /api/v1/points/ (namespace ``api-points``)."""
 from django.urls import path
 
-from modules.points import benefit_api as api
+from modules.points.benefits import api
 
 urlpatterns = [
     path("benefits/", api.MyBenefits.as_view(), name="benefits"),

@@ -24,8 +24,10 @@ from kernel.errors import DomainError
 from kernel.permissions import role_required
 from kernel.personal import mask_name
 from kernel.roles import Role
-from modules.points import benefits as services
-from modules.points import selectors_benefits as sel
+from modules.points.benefits import selectors as sel
+from modules.points.benefits import services
+from modules.points.ledger.selectors import compound_ranking, tiers
+from modules.points.ledger.services import resident_of
 from modules.points.models import (
     Benefit,
     BenefitUse,
@@ -35,8 +37,6 @@ from modules.points.models import (
     ProviderKind,
     ProviderStaff,
 )
-from modules.points.selectors import compound_ranking, tiers
-from modules.points.services import resident_of
 from modules.registry.models import Community
 
 KIND_ICONS = {"school": "🏫", "clinic": "🏥", "culture": "🎭", "shop": "🛍️", "tax": "🧾", "other": "🎁"}
