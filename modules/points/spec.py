@@ -25,6 +25,10 @@ SPEC = ModuleSpec(
                             "description": "Days after posting during which a resident may appeal an entry"},
             "household_awards": {"type": "string", "enum": ["members", "head"], "default": "members",
                                  "description": "Who a reported or praised household's points go to"},
+            "verified_report_unmapped": {
+                "type": "string", "enum": ["general_rule", "nothing"], "default": "general_rule",
+                "description": "A verified report whose case category no automatic rule names: credit it under "
+                               "the rule that names no category, or give no points"},
             "compound_score": {
                 "type": "object",
                 "additionalProperties": False,

@@ -57,10 +57,12 @@ def test_the_same_event_twice_posts_nothing_new(in_district):
 def test_a_praised_household_gains_and_the_reporter_is_not_deducted_for_their_own_home(in_district):
     w = in_district
     reports.award_verified_report(payload=payload(w, 601, category="praise", praised=w.places["h2"]))
-    assert points_of(w.r3) == 2 and points_of(w.r1) == 2
+    # the praised household +2 (praised_by_neighbours); who praised it +1 (report_good_deed, mapped to "praise")
+    assert points_of(w.r3) == 2 and points_of(w.r1) == 1
+    assert Entry.objects.get(resident=w.r1).rule.code == "report_good_deed"
     # r1 reports their own household: the reporter is not deducted, the other member is
     reports.award_verified_report(payload=payload(w, 602, offender=w.places["h1"]))
-    assert points_of(w.r1) == 4 and points_of(w.r2) == -2
+    assert points_of(w.r1) == 3 and points_of(w.r2) == -2
 
 
 def test_household_awards_can_go_to_the_head_only(in_district):
@@ -94,7 +96,8 @@ def test_an_automatic_rule_that_needs_the_committee_makes_a_proposal(in_district
 
 def test_no_rule_for_it_means_no_points(in_district):
     w = in_district
-    rulebook.revise_rule(actor=w.admin, rule="report_uncivil", auto_source="")
+    for code in ("report_uncivil", "report_other"):  # noise's rule, and the one for unmapped categories
+        rulebook.revise_rule(actor=w.admin, rule=code, auto_source="")
     rulebook.create_rule(actor=w.admin, code="t_anon", **rule_fields(auto_source="verified_report.praised",
                                                                      auto_categories=["praise"]))
     done = reports.award_verified_report(payload=payload(w, 901, category="noise", reporter=True))

@@ -3,7 +3,9 @@ from, who got nothing, and the figure of the ops console."""
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
+from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import Role
 from modules.points.batches.models import Batch
@@ -64,3 +66,15 @@ def not_posted_rows(batch: Batch) -> list[dict]:
 
 def batches_running_kpi() -> int:
     return Batch.objects.filter(status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]).count()
+
+
+def retry_refusal(user, batch: Batch) -> DomainError | None:
+    """Why ``user`` may not start the batch again (None: they may): only a failed batch, by who made it
+    or the administrator. The page asks it before it offers the button; ``services.retry_batch``
+    enforces the same rule."""
+    if not getattr(user, "is_authenticated", False) or (
+            batch.created_by_id != user.pk and not has_role(user, Role.DISTRICT_ADMIN)):
+        return NotAllowed(_("Only who made the batch (or the administrator) may start it again."))
+    if batch.status != Batch.Status.FAILED:
+        return Conflict(_("Only a failed batch is started again."), code="wrong_status")
+    return None

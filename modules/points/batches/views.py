@@ -20,8 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from kernel import idempotency
 from kernel.errors import DomainError
-from kernel.permissions import has_role, role_required
-from kernel.roles import Role
+from kernel.permissions import role_required
 from modules.points import forms
 from modules.points.batches import files as batch_files
 from modules.points.batches import selectors as batch_selectors
@@ -184,10 +183,8 @@ def batch_detail(request, pk: int):
         committee_selectors.decorate_votes([proposal])
     return _render(request, "batch.html", {
         "batch": batch, "progress": _progress(batch), "proposal": proposal, "target_label": _target_label(batch),
-        "may_retry": batch.status == Batch.Status.FAILED and (
-            batch.created_by_id == request.user.pk or has_role(request.user, Role.DISTRICT_ADMIN)),
-        "may_withdraw": proposal is not None and proposal.status == Proposal.Status.PENDING and (
-            proposal.proposed_by_id == request.user.pk or has_role(request.user, Role.DISTRICT_ADMIN)),
+        "may_retry": batch_selectors.retry_refusal(request.user, batch) is None,
+        "may_withdraw": proposal is not None and proposals.withdraw_refusal(request.user, proposal) is None,
         "active": [str(s) for s in ACTIVE],
     }, tab="batches")
 

@@ -9,6 +9,7 @@ from kernel.roles import Role, ScopeKind
 from kernel.selectors import role_names, roles_of
 from modules.points.batches.services import targets_outside_scope
 from modules.points.committee.models import Appeal, Proposal, Vote
+from modules.points.committee.services import withdraw_refusal
 from modules.points.ledger.models import SourceKind
 from modules.points.ledger.search import resident_rows
 from modules.registry.models import Resident
@@ -73,6 +74,8 @@ def committee_queue(user) -> dict:
         elif mine or has_role(user, Role.DISTRICT_ADMIN):
             waiting.append(p)
     decorate_votes(decide + waiting)
+    for p in decide + waiting:
+        p.may_withdraw = withdraw_refusal(user, p) is None
     appeals_decide, appeals_waiting = [], []
     appeals = (Appeal.objects.filter(status=Appeal.Status.PENDING)
                .select_related("entry__rule_version__rule", "entry__posted_by", "entry__approved_by", "resident",

@@ -8,17 +8,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kernel import audit, idempotency
-from kernel.errors import Conflict, NotAllowed
+from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.permissions import has_role
 from kernel.roles import Role
 from modules.points.committee.models import Proposal, Vote
 from modules.points.ledger.models import EVIDENCE_MAX, REASON_MAX, Entry, SourceKind
 from modules.points.ledger.services import (
+    Automatic,
     _keys,
     _occurred,
     _post,
     _request_fingerprint,
-    _require_poster,
     _text,
     _user,
     check_posting,
@@ -27,6 +27,7 @@ from modules.points.ledger.services import (
     current_version,
     notify_after_commit,
     post_entry,
+    require_poster_or_rule,
 )
 from modules.registry.models import Resident
 
@@ -39,8 +40,9 @@ def _require_committee(user, *, resident: Resident | None = None) -> None:
 
 
 def post_or_propose(*, to_committee: bool = False, **fields) -> Entry | Proposal:
-    """Staff's one form for a deed: a rule that needs the committee (or a poster who wants its eyes on
-    it) makes a proposal; any other is posted at once. ``fields`` are ``post_entry``'s."""
+    """Staff's one form for a deed, and the platform's for an automatic rule (``automatic``): a rule
+    that needs the committee (or a poster who wants its eyes on it) makes a proposal; any other is
+    posted at once. ``fields`` are ``post_entry``'s."""
     if to_committee or current_version(fields["rule"]).committee_required:
         return propose(**fields)
     return post_entry(**fields)
@@ -49,27 +51,32 @@ def post_or_propose(*, to_committee: bool = False, **fields) -> Entry | Proposal
 # --- committee: proposals -----------------------------------------------------------------------------
 
 def propose(*, actor, resident: Resident, rule, points: int, reason: str, occurred_on=None, evidence: str = "",
-            evidence_file=None, idempotency_key: str | None = None) -> Proposal:
-    """Put an award or deduction for one resident to the points committee (any rule)."""
+            evidence_file=None, idempotency_key: str | None = None, automatic: Automatic | None = None) -> Proposal:
+    """Put an award or deduction for one resident to the points committee (any rule; the platform's
+    automatic rules too, with ``automatic``). The rule's checks apply now: sign, range, dates,
+    evidence, and its caps as far as the resident's posted entries already reach them (the approval
+    checks the caps again, under the balance lock)."""
     version = current_version(rule)
-    _require_poster(actor, resident, _("propose points"))
+    require_poster_or_rule(actor, resident, version, automatic, _("propose points"))
     reason = _text(reason, "reason", REASON_MAX, required=True, message=_("Say why (the reason)."))
     evidence = _text(evidence, "evidence", EVIDENCE_MAX)
     day = _occurred(occurred_on)
-    keys = _keys("points.proposal", "proposal:", idempotency_key)
+    keys = [automatic.key] if automatic else _keys("points.proposal", "proposal:", idempotency_key)
     fingerprint = _request_fingerprint(actor=actor, resident=resident, rule=rule, points=points, reason=reason,
-                                       occurred_on=occurred_on, evidence=evidence) if keys else None
+                                       occurred_on=occurred_on, evidence=evidence) if keys and not automatic else None
     with transaction.atomic():
         if keys:
             existing = Proposal.objects.filter(idempotency_key__in=keys).first()
             if existing is not None:
                 return _same_proposal(existing, fingerprint)
         check_posting(version=version, points=points, occurred_on=day, evidence=evidence,
-                      has_file=bool(evidence_file))  # caps are checked when it is approved
+                      has_file=bool(evidence_file), resident_id=resident.pk)
         proposal = Proposal(kind=Proposal.Kind.SINGLE, rule_id=version.rule_id, rule_version=version,
                             resident=resident, points=points, occurred_on=day, reason=reason, evidence=evidence,
                             quorum=int(config()["committee_quorum"]), proposed_by=_user(actor),
                             idempotency_key=keys[0] if keys else None, idempotency_fingerprint=fingerprint)
+        if automatic:
+            proposal.source_kind, proposal.source_id = automatic.source_kind, automatic.source_id
         if evidence_file:
             proposal.evidence_file = evidence_file
         try:
@@ -81,7 +88,8 @@ def propose(*, actor, resident: Resident, rule, points: int, reason: str, occurr
                 raise
             return _same_proposal(existing, fingerprint)
         audit.record(actor=actor, action="points.propose", target=proposal,
-                     after={"resident": resident.pk, "rule": version.rule.code, "points": points})
+                     after={"resident": resident.pk, "rule": version.rule.code, "points": points,
+                            **({"source": f"{automatic.source_kind}:{automatic.source_id}"} if automatic else {})})
     return idempotency.mark(proposal, created=True)
 
 
@@ -171,12 +179,25 @@ def reject_proposal(*, actor, proposal: Proposal, reason: str) -> Proposal:
     return proposal
 
 
+def withdraw_refusal(user, proposal: Proposal) -> DomainError | None:
+    """Why ``user`` may not withdraw the proposal (None: they may): the one rule ``withdraw_proposal``
+    applies and the pages ask before they offer the button."""
+    if proposal.status != Proposal.Status.PENDING:
+        return Conflict(_("This proposal has already been decided (%(status)s).") % {"status": proposal.status},
+                        code="already_decided")
+    user = _user(user)
+    if not user or (proposal.proposed_by_id != user.pk and not has_role(user, Role.DISTRICT_ADMIN)):
+        return NotAllowed(_("Only who proposed it (or the administrator) may withdraw a proposal."))
+    return None
+
+
 def withdraw_proposal(*, actor, proposal: Proposal) -> Proposal:
     user = _user(actor)
     with transaction.atomic():
         proposal = _lock_pending(proposal)
-        if not user or (proposal.proposed_by_id != user.pk and not has_role(user, Role.DISTRICT_ADMIN)):
-            raise NotAllowed(_("Only who proposed it (or the administrator) may withdraw a proposal."))
+        refusal = withdraw_refusal(user, proposal)
+        if refusal is not None:
+            raise refusal
         proposal.status, proposal.decided_at = Proposal.Status.WITHDRAWN, timezone.now()
         proposal.save(update_fields=["status", "decided_at"])
         if proposal.batch_id:

@@ -53,8 +53,10 @@ def _propose_context(request, *, form: dict, errors: dict | None = None, query: 
     chosen_id = form.get("resident") or request.GET.get("resident")
     chosen = search.resident_in_reach(user, chosen_id)
     rules = selectors.rule_choices()
-    mine = (Proposal.objects.filter(proposed_by=user, kind=Proposal.Kind.SINGLE)
-            .select_related("rule_version", "resident").order_by("-proposed_at", "-id")[:10])
+    mine = list(Proposal.objects.filter(proposed_by=user, kind=Proposal.Kind.SINGLE)
+                .select_related("rule_version", "resident").order_by("-proposed_at", "-id")[:10])
+    for p in mine:
+        p.may_withdraw = proposals.withdraw_refusal(user, p) is None
     return {
         # a phone or ID number is looked up, never shown again nor put into a link
         "query": "" if by_number else query, "by_number": by_number,

@@ -1,4 +1,6 @@
-"""The compound civility score (小区文明积分) and its ranking, recomputed in one statement."""
+"""The compound civility score (小区文明积分) and its ranking, recomputed in one statement: by the
+periodic task on the module's spec (every 10 minutes, idempotent) and soon after what changes it much
+(a verified report, a finished batch)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,9 +8,12 @@ import datetime as dt
 from django.db import connection, transaction
 from django.utils import timezone
 
+from kernel import events
 from modules.points.ledger.models import Balance, CompoundScore, ReportFact
 from modules.points.ledger.services import config
 from modules.registry.models import Building, Compound, Household, Membership
+
+REFRESH_TASK = "modules.points.tasks.refresh_compound_scores"
 
 # --- compound civility score ----------------------------------------------------------------------------
 
@@ -77,3 +82,9 @@ def refresh_compound_scores(now=None) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def refresh_scores_soon() -> None:
+    """After the current transaction commits, ask a worker to recompute the scores (equal kicks merge;
+    if the broker is down the periodic task catches up)."""
+    transaction.on_commit(lambda: events.kick(REFRESH_TASK))

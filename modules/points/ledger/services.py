@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -297,28 +298,52 @@ def _entry_after(entry: Entry) -> dict:
             "key": entry.idempotency_key}
 
 
+@dataclass(frozen=True)
+class Automatic:
+    """A posting or proposal the platform makes by itself under an automatic rule (``AutoSource``), e.g.
+    for a verified report: nobody posts it, so no poster's role and scope are checked; ``key`` makes it
+    idempotent (the same key again returns what was made and changes nothing)."""
+
+    source_kind: str
+    source_id: int
+    key: str
+
+
+def require_poster_or_rule(actor, resident: Resident, version: RuleVersion, automatic: Automatic | None,
+                           action: str) -> None:
+    """Who may post or propose: a poster covering the resident, or the platform under an automatic rule."""
+    if automatic is None:
+        _require_poster(actor, resident, action)
+    elif not version.auto_source:
+        raise NotAllowed(_("%(rule)s is not an automatic rule: staff post it.") % {"rule": _label(version)},
+                         code="not_automatic")
+
+
 def post_entry(*, actor, resident: Resident, rule, points: int, reason: str, occurred_on=None,
-               evidence: str = "", evidence_file=None, idempotency_key: str | None = None) -> Entry:
-    """Staff award or deduct points under a rule that needs no committee."""
+               evidence: str = "", evidence_file=None, idempotency_key: str | None = None,
+               automatic: Automatic | None = None) -> Entry:
+    """Staff (or the platform, ``automatic``) award or deduct points under a rule that needs no committee."""
     version = current_version(rule)
-    _require_poster(actor, resident, _("post points"))
+    require_poster_or_rule(actor, resident, version, automatic, _("post points"))
     if version.committee_required:
         raise NotAllowed(_("%(rule)s needs the points committee: make a proposal.") % {"rule": _label(version)},
                          code="committee_required")
-    keys = _keys("points.entry", "api:", idempotency_key)
+    keys = [automatic.key] if automatic else _keys("points.entry", "api:", idempotency_key)
     fingerprint = _request_fingerprint(actor=actor, resident=resident, rule=rule, points=points, reason=reason,
-                                       occurred_on=occurred_on, evidence=evidence) if keys else None
+                                       occurred_on=occurred_on, evidence=evidence) if keys and not automatic else None
     reason = _text(reason, "reason", REASON_MAX, required=True, message=_("Say why (the reason)."))
     evidence = _text(evidence, "evidence", EVIDENCE_MAX)
     day = _occurred(occurred_on)
     with transaction.atomic():
         entry, created = _post(resident_id=resident.pk, version=version, points=points, reason=reason,
                                occurred_on=day, evidence=evidence, evidence_file=evidence_file,
-                               source_kind=SourceKind.MANUAL, posted_by=actor,
+                               source_kind=automatic.source_kind if automatic else SourceKind.MANUAL,
+                               source_id=automatic.source_id if automatic else None, posted_by=actor,
                                key=keys[0] if keys else f"api:{uuid.uuid4().hex}", lookup=keys,
                                fingerprint=fingerprint)
         if created:
-            audit.record(actor=actor, action="points.post", target=entry, after=_entry_after(entry))
+            audit.record(actor=actor, action="points.auto.post" if automatic else "points.post", target=entry,
+                         after=_entry_after(entry))
             notify_after_commit([entry.pk])
     return idempotency.mark(entry, created=created)
 

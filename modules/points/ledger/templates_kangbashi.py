@@ -27,6 +27,19 @@ OWN = "分值出自报道"
 EX = "报道未给分值，分值为示例"
 
 
+# What a verified report credits its reporter for, by case category (the district's own categories
+# and Kangbashi's responsibility list): uncivil behaviour reported (楼道堆物、乱停乱放、毁绿…), a broken
+# facility or a public problem reported (路灯不亮、设施损坏、供暖…), a neighbour praised. A category no
+# reporter rule names falls back to ``report_other`` (the rule that names no category), or to nothing
+# where the district's ``verified_report_unmapped`` says so. Edit the lists on each rule.
+UNCIVIL_CATEGORIES = ("corridor_clutter", "pipe_well", "parking", "greenery_damage", "noise", "street_vending",
+                      "illegal_construction", "muck_spill", "small_ads", "dog_nuisance", "road_parking",
+                      "kitchen_fumes", "construction_noise", "sewage")
+PUBLIC_ISSUE_CATEGORIES = ("facility_damage", "traffic_facility", "sanitation", "water_supply", "heating", "gas",
+                           "power_supply", "drainage", "public_security", "fire_hazard")
+PRAISE_CATEGORIES = ("praise",)
+
+
 def rule(code: str, name_zh: str, name_en: str, direction: str, category: str, lo: int, hi: int, *,
          default: int | None = None, origin: str = EXAMPLE, note: str = "", evidence: bool = False,
          committee: bool = False, cap: tuple | None = None, kind: str = "civic", auto: str = "",
@@ -76,7 +89,11 @@ KANGBASHI_RULES: list[dict] = [
     rule("report_uncivil", "举报不文明行为属实（码上监督、随手拍）", "Verified report of uncivil behaviour",
          ADD, "supervision", 1, 5, default=2, origin=REPORT,
          note=f"seeds/001：“举报者获得品德积分，被举报者扣除品德积分”；随手拍上报（{EX}）", cap=(MONTH, 10, 20),
-         auto=AutoSource.REPORTER.value),
+         auto=AutoSource.REPORTER.value, auto_categories=UNCIVIL_CATEGORIES),
+    rule("report_good_deed", "推荐身边好人好事属实（户外码“我要点赞”）", "Verified praise of a neighbour (the one who praised)",
+         ADD, "good_deed", 1, 3, default=1, origin=REPORT,
+         note=f"seeds/002：“收到诚实守信、助人为乐等身边好人好事点赞事项28件”（{EX}）", cap=(MONTH, 5, None),
+         auto=AutoSource.REPORTER.value, auto_categories=PRAISE_CATEGORIES),
     rule("praised_by_neighbours", "被点赞的好人好事属实（户外码“我要点赞”）", "Verified praise by neighbours",
          ADD, "good_deed", 2, 10, default=2, origin=REPORT,
          note=f"seeds/002：“收到诚实守信、助人为乐等身边好人好事点赞事项28件”（{EX}）", cap=(MONTH, 5, 20),
@@ -121,7 +138,11 @@ KANGBASHI_RULES: list[dict] = [
          1, 3, default=1, cap=(MONTH, 8, 20)),
     rule("waste_sorting", "垃圾分类正确投放", "Sorting waste correctly", ADD, "environment", 1, 1, kind="material",
          cap=(DAY, 1, None)),
-    rule("green_travel", "绿色出行", "Green travel", ADD, "environment", 1, 1, cap=(MONTH, 10, None)),
+    rule("report_public_issue", "反映公共设施、环境问题属实（随手拍）", "Verified report of a broken facility or a public problem",
+         ADD, "supervision", 1, 3, default=1, cap=(MONTH, 10, 10), auto=AutoSource.REPORTER.value,
+         auto_categories=PUBLIC_ISSUE_CATEGORIES),
+    rule("report_other", "反映问题经核实（其他类别）", "Other verified report", ADD, "supervision", 1, 2, default=1,
+         cap=(MONTH, 10, 10), auto=AutoSource.REPORTER.value),
     rule("tree_planting", "参加义务植树", "Voluntary tree planting", ADD, "environment", 2, 5, default=3,
          cap=(YEAR, 4, None)),
     rule("recycling", "旧物回收、闲置物品捐赠", "Recycling and giving away used goods", ADD, "environment", 1, 3,
@@ -152,10 +173,6 @@ KANGBASHI_RULES: list[dict] = [
          default=20, evidence=True, committee=True),
     rule("volunteer_milestone", "累计志愿服务满100小时", "100 volunteer hours in all", ADD, "volunteer", 20, 20,
          evidence=True, cap=(YEAR, 1, None)),
-    rule("clean_plate", "文明餐桌、光盘行动", "Clean-plate campaign", ADD, "environment", 1, 1,
-         cap=(MONTH, 4, None)),
-    rule("fitness_culture_activity", "参加社区文体活动", "Community sports and culture", ADD, "community", 1, 2,
-         default=1, cap=(MONTH, 4, None)),
     rule("homeowners_committee_service", "热心参与业委会、楼长工作", "Serving on the homeowners' committee", ADD,
          "community", 2, 10, default=3, cap=(YEAR, None, 30)),
     rule("facility_repair", "主动维护、修复公共设施", "Mending public facilities", ADD, "good_deed", 1, 5, default=2,
@@ -235,8 +252,8 @@ KANGBASHI_RULES: list[dict] = [
 # The smaller set every other district starts from (same rows, same origin marks).
 EXAMPLE_CODES = (
     "heroic_act", "good_deed", "charity_donation", "volunteer_service", "blood_donation", "drill_participation",
-    "report_uncivil", "praised_by_neighbours", "drunk_driving", "corridor_clutter", "uncivil_reported",
-    "littering", "throwing_from_height",
+    "report_uncivil", "report_good_deed", "report_public_issue", "report_other", "praised_by_neighbours",
+    "drunk_driving", "corridor_clutter", "uncivil_reported", "littering", "throwing_from_height",
 )
 
 
