@@ -123,3 +123,4 @@ def test_a_verified_report_refreshes_the_scores_soon(in_district, eager_celery, 
     x01 = CompoundScore.objects.get(compound__code="X01")  # recomputed after commit, not by hand
     assert x01.reports_made == 1 and x01.civic_points == points_of(w.r1)
     assert scores.REFRESH_TASK == "modules.points.tasks.refresh_compound_scores"
+

@@ -442,3 +442,45 @@ def test_points_on_a_phone(live_server_url, django_db_blocker):
             assert (appeal.entry_id, appeal.status, appeal.filed_by_id) == (disputed.pk, "pending", user.pk)
             assert_ledger_consistent()
         connection.set_schema_to_public()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_streetlight_report_on_the_residents_phone(live_server_url, django_db_blocker):
+    """The reporter of a streetlight (路灯不亮) opens /points/ on a 360 px phone: the entry says what they
+    reported, with the case's reference, never "举报不文明行为属实". Committed in the "worker" district;
+    screenshot test-artifacts/points-report-streetlight.png."""
+    from modules.registry import services as registry
+    from modules.registry.models import Resident
+    from tenants.models import District
+
+    tag = secrets.token_hex(3)
+    case_id = 900_000_000 + secrets.randbelow(10**8)
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        district = District.objects.get(slug="worker")
+        user = make_user(district, f"prep-{tag}", "resident")
+        with tenant_context(district):
+            rulebook.seed(template="default")  # the rules a district with points starts from
+            resident = Resident.objects.create(name="赵路灯")
+            registry.link_account(actor=None, resident=resident, user=user)
+            reports.award_verified_report(payload={
+                "case_id": case_id, "ref": f"WRK-20261207-{tag}", "channel": "snap", "category": "facility_damage",
+                "reporter_user_id": user.pk, "reporter_household_id": None})
+        connection.set_schema_to_public()
+        server = live_server_url.format(host="worker.localhost")
+        with chromium() as browser:
+            page = browser.new_context(viewport=PHONE_VIEWPORT, locale="zh-CN", is_mobile=True, has_touch=True,
+                                       device_scale_factor=2).new_page()
+            page.goto(f"{server}/login/?next=/points/")
+            page.click("details summary")
+            page.fill('input[name="username"]', user.username)
+            page.fill('input[name="password"]', PASSWORD)
+            page.click('button[value="password"]')
+            page.wait_for_url(re.compile(r"^[^?]*/points/$"))  # not the sign-in page's ?next=/points/
+            entry = page.get_by_test_id("entry")
+            assert entry.count() == 1
+            text = entry.inner_text()
+            assert "反映公共设施、环境问题属实" in text and f"WRK-20261207-{tag}" in text and "不文明" not in text
+            _fits_the_phone(page)
+            page.screenshot(path=str(ARTIFACTS / "points-report-streetlight.png"), full_page=True)

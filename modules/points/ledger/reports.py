@@ -71,6 +71,7 @@ def award_verified_report(*, payload: dict) -> dict:
     person. Returns how many were posted, proposed (the rule needs the committee) and skipped (a rule
     check refused it: over the cap, not in force, material points off)."""
     case_id = int(payload["case_id"])
+    ref = str(payload.get("ref") or case_id)  # the case's reference (KAN-20261207-0007) where the event has it
     category = str(payload.get("category") or "")
     cfg = config()
     day = local_today()
@@ -99,7 +100,7 @@ def award_verified_report(*, payload: dict) -> dict:
                     made = post_or_propose(
                         actor=None, resident=residents[resident_id], rule=version, automatic=automatic,
                         points=version.default_points * version.sign, occurred_on=day, evidence=f"case:{case_id}",
-                        reason=_("%(rule)s (verified report %(case)s)") % {"rule": version.name_zh, "case": case_id})
+                        reason=_("%(rule)s (case %(case)s, verified)") % {"rule": version.name_zh, "case": ref})
             except DomainError as exc:  # a rule check refused it: nothing posted or proposed
                 log.info("automatic points skipped", extra={"case": case_id, "code": exc.code})
                 done["skipped"] += 1
