@@ -9,6 +9,9 @@ def seed_demo(*, district, admin, rng_seed: str) -> None:
     after the modules this one depends on). Idempotent: a district already seeded gets nothing more."""
     from modules.points.demo.benefits import seed_benefits
     from modules.points.demo.ledger import seed_points
+    from modules.points.ledger.rules import seed
 
+    # Rules the template gained since the district was made (e.g. the reporter rules per case category)
+    seed(template=district.slug, actor=admin)
     seed_points(admin, rng_seed=rng_seed)
     seed_benefits(admin, rng_seed=rng_seed)
