@@ -41,7 +41,12 @@ def main() -> int:
     from kernel.personal import encrypt
     from kernel.services import assign_role, update_module_config
     from kernel.sms import MemorySender
-    from modules.points import batches, notify, selectors, services
+    from modules.points import notify
+    from modules.points.batches import services as batches
+    from modules.points.committee import services as proposals
+    from modules.points.ledger import rules as rulebook
+    from modules.points.ledger import selectors
+    from modules.points.ledger import services as ledger
     from modules.points.models import Entry
     from modules.registry.models import Resident
     from notifications import services as notifications
@@ -73,9 +78,9 @@ def main() -> int:
                                              batch_size=5000)
                 ids = list(Resident.objects.order_by("pk").values_list("pk", flat=True))
                 log(f"{len(ids)} residents in {time.perf_counter() - t:.1f}s (set-up)")
-                services.create_rule(actor=admin, code="drill", name_zh="主动参与核酸演练", direction="add",
+                rulebook.create_rule(actor=admin, code="drill", name_zh="主动参与核酸演练", direction="add",
                                      category="community", min_points=5, max_points=5, origin="report")
-                services.create_rule(actor=admin, code="daily", name_zh="每日一次", direction="add",
+                rulebook.create_rule(actor=admin, code="daily", name_zh="每日一次", direction="add",
                                      category="community", min_points=1, max_points=5, cap_period="day",
                                      cap_count=1)
                 with connection.cursor() as cursor:
@@ -83,7 +88,7 @@ def main() -> int:
 
                 def approve(batch):
                     for member in members:
-                        services.approve_proposal(actor=member, proposal=batch.proposal)
+                        proposals.approve_proposal(actor=member, proposal=batch.proposal)
 
                 t0 = time.perf_counter()
                 batch = batches.create_batch(actor=admin, rule="drill", points=5, reason="主动参与核酸演练",
@@ -106,7 +111,7 @@ def main() -> int:
                     raise SystemExit("the re-run posted again")
 
                 update_module_config(actor=None, module_key="points",
-                                     data={**services.config(), "batch_needs_committee": False})
+                                     data={**ledger.config(), "batch_needs_committee": False})
                 capped = batches.create_batch(actor=admin, rule="daily", points=1, reason="每日", resident_ids=ids,
                                               background=True)
                 t = time.perf_counter()

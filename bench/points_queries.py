@@ -19,7 +19,7 @@ Timed (``BENCH_SAMPLES`` each, random residents):
   turn, whole middleware stack, throttles off): the same plus authentication and serialising;
 - ``selectors.compound_ranking``: the top 20 compounds from the precomputed score table, and
   ``GET /api/v1/points/ranking/``;
-- ``services.refresh_compound_scores``: recomputing every compound's score (the periodic task);
+- ``scores.refresh_compound_scores``: recomputing every compound's score (the periodic task);
 - a 20,000-resident batch (or one for every resident, when fewer) posted on top of the 1,000,000
   entries (``batches.run_batch``).
 """
@@ -115,7 +115,10 @@ def main() -> int:
 
     from accounts.services import create_user
     from kernel.services import update_module_config
-    from modules.points import api, batches, selectors, services
+    from modules.points.batches import services as batches
+    from modules.points.ledger import api, scores, selectors
+    from modules.points.ledger import rules as rulebook
+    from modules.points.ledger import services as ledger
     from modules.registry.models import Resident
     from tenants.services import create_district
 
@@ -135,7 +138,7 @@ def main() -> int:
                 with connection.cursor() as cursor:
                     build(cursor, residents, entries)
                 t = time.perf_counter()
-                scored = services.refresh_compound_scores()
+                scored = scores.refresh_compound_scores()
                 out["refresh"] = time.perf_counter() - t
                 log(f"compound scores: {scored} compounds in {out['refresh']:.2f}s")
 
@@ -204,12 +207,12 @@ def main() -> int:
 
             with tenant_context(district):
                 update_module_config(actor=None, module_key="points",
-                                     data={**services.config(), "batch_needs_committee": False})
+                                     data={**ledger.config(), "batch_needs_committee": False})
                 admin = create_user(actor=None, username="bench-admin", password=None)
                 from kernel.services import assign_role
 
                 assign_role(actor=None, user=admin, role="district_admin")
-                services.create_rule(actor=admin, code="bench_drill", name_zh="参与演练", direction="add",
+                rulebook.create_rule(actor=admin, code="bench_drill", name_zh="参与演练", direction="add",
                                      category="community", min_points=5, max_points=5)
                 n_batch = min(20_000, residents)
                 batch = batches.create_batch(actor=admin, rule="bench_drill", points=5, reason="核酸演练",

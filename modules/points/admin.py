@@ -1,5 +1,5 @@
 """Django admin of the points module: everything is read-only here. Rules change through
-``services.create_rule`` / ``revise_rule`` (new version, audit), the ledger only by postings."""
+``ledger.rules.create_rule`` / ``revise_rule`` (new version, audit), the ledger only by postings."""
 from django.contrib import admin
 
 from kernel.admin import ReadOnlyAdminMixin

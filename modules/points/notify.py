@@ -7,8 +7,8 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from kernel.events import handles
+from modules.points.ledger.services import config
 from modules.points.models import Appeal, Balance, BalanceKind, Batch, Entry, SourceKind
-from modules.points.services import config
 from notifications.kinds import Group, Kind, register_group, register_kind
 from notifications.models import Channel
 from notifications.services import Note, Recipient, link, notify, to_user

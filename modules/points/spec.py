@@ -40,6 +40,14 @@ SPEC = ModuleSpec(
                                  "enum_titles_en": {"members": "every member", "head": "the household head"},
                                  "description": "被表扬或被举报的住户，积分记给谁",
                                  "description_en": "Who a reported or praised household's points go to"},
+            "verified_report_unmapped": {
+                "type": "string", "enum": ["general_rule", "nothing"], "default": "general_rule",
+                "title": "举报属实但分类未对应规则时", "title_en": "A verified report no rule names",
+                "enum_titles": {"general_rule": "按未指定分类的通用规则加分", "nothing": "不加分"},
+                "enum_titles_en": {"general_rule": "credit it under the general rule", "nothing": "give no points"},
+                "description": "举报属实的诉求，其分类没有自动规则对应时的处理",
+                "description_en": "A verified report whose case category no automatic rule names: credit it under "
+                                  "the rule that names no category, or give no points"},
             "compound_score": {
                 "type": "object",
                 "title": "小区文明综合分", "title_en": "Compound civility score",
@@ -101,9 +109,10 @@ SPEC = ModuleSpec(
     handlers="modules.points.handlers",
     periodic_tasks=(PeriodicTask("modules.points.tasks.resume_stalled_batches", 60),
                     PeriodicTask("modules.points.tasks.refresh_compound_scores", 600)),
-    kpis={"pending_proposals": "modules.points.selectors.pending_proposals_kpi",
-          "batches_running": "modules.points.selectors.batches_running_kpi"},
-    seed="modules.points.services.seed",
+    kpis={"pending_proposals": "modules.points.committee.selectors.pending_proposals_kpi",
+          "batches_running": "modules.points.batches.selectors.batches_running_kpi"},
+    seed="modules.points.ledger.rules.seed",
+    demo="modules.points.demo.seed_demo",
     audit_actions={
         "points.propose": ("申报积分", "Points proposed"),
         "points.proposal.approve": ("委员同意申报", "Proposal approved by a member"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from modules.points import batches, services
+from modules.points.batches import services as batches
+from modules.points.ledger import scores
 
 
 @shared_task(name="modules.points.tasks.run_batch")
@@ -23,4 +24,4 @@ def resume_stalled_batches() -> list[int]:
 @shared_task(name="modules.points.tasks.refresh_compound_scores")
 def refresh_compound_scores() -> int:
     """Periodic: the compound civility scores and ranking."""
-    return services.refresh_compound_scores()
+    return scores.refresh_compound_scores()

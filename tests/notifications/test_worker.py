@@ -13,7 +13,8 @@ from tests.conftest import admin_of, make_user, wait_for
 @pytest.mark.worker
 def test_a_real_worker_relays_the_posting_and_sends_the_sms(celery_worker, django_db_blocker):
     """Committed for real: the relay (a points posting's event) and the SMS delivery run in the worker."""
-    from modules.points import services as points
+    from modules.points.ledger import rules as rulebook
+    from modules.points.ledger import services as points
     from modules.registry import services as registry
     from tenants.models import District
 
@@ -25,7 +26,7 @@ def test_a_real_worker_relays_the_posting_and_sends_the_sms(celery_worker, djang
         with tenant_context(district):
             resident = registry.register_resident(actor=None, name="沈工", phone="13700005555")
             registry.link_account(actor=None, resident=resident, user=user)
-            points.create_rule(actor=staff, code="n_worker", name_zh="测试", direction="add", category="test",
+            rulebook.create_rule(actor=staff, code="n_worker", name_zh="测试", direction="add", category="test",
                                min_points=1, max_points=5, default_points=2)
             points.post_entry(actor=staff, resident=resident, rule="n_worker", points=2, reason="真实的工作进程")
 

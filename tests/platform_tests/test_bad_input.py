@@ -331,7 +331,7 @@ def test_categories_rules_batches_notices_branding_and_integrations_check_their_
     from modules.cases.models import Category, Integration
     from modules.notices.models import Notice
     from modules.notices.services import publish_notice
-    from modules.points import services as points
+    from modules.points.ledger import rules as points
     from modules.points.models import Rule
     from tenants.services import update_branding
 
@@ -361,7 +361,7 @@ def test_categories_rules_batches_notices_branding_and_integrations_check_their_
 def test_batch_titles_are_checked(world, kangbashi):
     admin = client_for(kangbashi, admin_of(kangbashi))
     with tenant_context(kangbashi):
-        from modules.points import services as points
+        from modules.points.ledger import rules as points
         from modules.points.models import Batch
 
         points.create_rule(actor=None, code="t_batch", name_zh="测试规则", direction="add", category="test",

@@ -52,7 +52,7 @@ def rule_fields(**kw) -> dict:
 
 
 def make_rules(admin) -> dict:
-    from modules.points import services
+    from modules.points.ledger import rules as rulebook
 
     specs = {
         "t_good": rule_fields(name_zh="好人好事", min_points=2, max_points=100, default_points=5),
@@ -67,7 +67,7 @@ def make_rules(admin) -> dict:
         "t_yearly_pts": rule_fields(name_zh="每年最多十分", cap_period="year", cap_points=10),
         "t_material": rule_fields(name_zh="物质积分", kind="material"),
     }
-    return {code: services.create_rule(actor=admin, code=code, **fields) for code, fields in specs.items()}
+    return {code: rulebook.create_rule(actor=admin, code=code, **fields) for code, fields in specs.items()}
 
 
 @pytest.fixture
@@ -106,14 +106,14 @@ def in_district(pw):
 
 
 def assert_ledger_consistent() -> None:
-    from modules.points.selectors import ledger_mismatches
+    from modules.points.ledger.selectors import ledger_mismatches
 
     assert ledger_mismatches() == [], "a balance differs from the sum of its entries"
 
 
 def set_points_config(**changes) -> None:
     from kernel.services import update_module_config
-    from modules.points.services import config
+    from modules.points.ledger.services import config
 
     update_module_config(actor=None, module_key="points", data={**config(), **changes})
 

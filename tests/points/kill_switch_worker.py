@@ -23,7 +23,7 @@ django.setup()
 KILL_AFTER = int(os.environ.get("POINTS_KILL_AFTER_CHUNKS") or 0)
 
 if KILL_AFTER:
-    from modules.points import batches
+    from modules.points.batches import services as batches
 
     _real_chunk = batches._post_chunk
     _chunks: list[int] = []

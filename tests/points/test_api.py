@@ -2,7 +2,9 @@
 import pytest
 from django_tenants.utils import tenant_context
 
-from modules.points import services
+from modules.points.ledger import rules as rulebook
+from modules.points.ledger import scores
+from modules.points.ledger import services as ledger
 from tests.conftest import client_for, make_user
 from tests.points.conftest import set_points_config
 
@@ -14,11 +16,11 @@ def test_a_resident_sees_why_their_balance_is_what_it_is(pw):
     with tenant_context(w.district):
         set_points_config(tiers=[{"key": "civil", "name_zh": "文明居民", "name_en": "Civil", "min_points": 10},
                                  {"key": "good", "name_zh": "身边好人", "min_points": 100}])
-        first = services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=20, reason="扶老人过马路",
+        first = ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=20, reason="扶老人过马路",
                                     evidence="路人视频")
-        services.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
-        services.reverse_entry(actor=w.m1, entry=first, reason="事迹不实")
-        services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=15, reason="拾金不昧")
+        ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
+        ledger.reverse_entry(actor=w.m1, entry=first, reason="事迹不实")
+        ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=15, reason="拾金不昧")
     body = client_for(w.district, w.res_user).get("/api/v1/points/me/?page_size=2").json()
     assert body["resident"]["name"] == "张一" and body["balances"] == {"civic": 12}
     assert body["tier"]["key"] == "civil" and body["next_tier"]["key"] == "good"
@@ -48,7 +50,7 @@ def test_me_needs_a_linked_resident_and_a_district_with_points(pw, dongsheng):
 def test_the_rulebook_lists_rules_in_force(pw):
     w = pw
     with tenant_context(w.district):
-        services.revise_rule(actor=w.admin, rule="t_litter", effective_to="2020-01-01")
+        rulebook.revise_rule(actor=w.admin, rule="t_litter", effective_to="2020-01-01")
     client = client_for(w.district, w.res_user)
     codes = {r["code"] for r in client.get("/api/v1/points/rules/?page_size=200").json()["results"]}
     assert "t_good" in codes and "heroic_act" in codes and "t_litter" not in codes
@@ -64,7 +66,7 @@ def test_the_rulebook_lists_rules_in_force(pw):
 def test_the_compound_ranking(pw):
     w = pw
     with tenant_context(w.district):
-        services.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=50, reason="x")
-        services.refresh_compound_scores()
+        ledger.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=50, reason="x")
+        scores.refresh_compound_scores()
     rows = client_for(w.district, w.res_user).get("/api/v1/points/ranking/").json()["results"]
     assert [r["compound"] for r in rows] == ["X02", "X01"] and rows[0]["rank"] == 1

@@ -10,7 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 
 from kernel.errors import DomainError
-from modules.points import batch_files, services
+from modules.points.batches import files as batch_files
+from modules.points.batches import services as batches
+from modules.points.ledger import services as ledger
 from modules.points.models import Appeal, Balance, Batch, Entry, Proposal, RuleVersion
 from tests.conftest import client_for
 from tests.points.conftest import assert_ledger_consistent, id_number
@@ -195,11 +197,11 @@ def test_evidence_file_upload(pw, settings, tmp_path):
 def test_staff_list_entries_of_their_area_with_filters(pw):
     w = pw
     with tenant_context(w.district):
-        services.post_entry(actor=w.admin, resident=w.r1, rule="t_good", points=5, reason="a", occurred_on="2024-03-01")
-        services.post_entry(actor=w.admin, resident=w.r2, rule="t_litter", points=-1, reason="b",
+        ledger.post_entry(actor=w.admin, resident=w.r1, rule="t_good", points=5, reason="a", occurred_on="2024-03-01")
+        ledger.post_entry(actor=w.admin, resident=w.r2, rule="t_litter", points=-1, reason="b",
                             occurred_on="2024-04-01")
-        services.post_entry(actor=w.admin, resident=w.r3, rule="t_good", points=7, reason="c")
-        services.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=9, reason="d")
+        ledger.post_entry(actor=w.admin, resident=w.r3, rule="t_good", points=7, reason="c")
+        ledger.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=9, reason="d")
     everyone = api(w, w.m1).get("/api/v1/points/entries/").json()
     assert set(everyone) == {"count", "next", "previous", "results"} and everyone["count"] == 4
     assert [e["reason"] for e in everyone["results"]] == ["d", "c", "b", "a"]  # newest first
@@ -224,7 +226,7 @@ def test_staff_list_entries_of_their_area_with_filters(pw):
 def test_reversing_an_entry(pw):
     w = pw
     with tenant_context(w.district):
-        entry = services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=20, reason="事迹")
+        entry = ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=20, reason="事迹")
     url = f"/api/v1/points/entries/{entry.pk}/reverse/"
     assert error(post(api(w, w.m1), url, {}), 400)["fields"]["reason"]
     assert error(post(api(w, w.staff), url, {"reason": "录错了"}), 403)["code"] == "forbidden"  # not committee
@@ -292,9 +294,9 @@ def test_rejecting_needs_a_reason_and_the_proposer_withdraws(pw):
 def test_a_resident_appeals_and_the_committee_decides(pw):
     w = pw
     with tenant_context(w.district):
-        litter = services.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
-        other = services.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-2, reason="又乱扔")
-        not_mine = services.post_entry(actor=w.staff, resident=w.r3, rule="t_litter", points=-1, reason="乱扔")
+        litter = ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
+        other = ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-2, reason="又乱扔")
+        not_mine = ledger.post_entry(actor=w.staff, resident=w.r3, rule="t_litter", points=-1, reason="乱扔")
     me = api(w, w.res_user)
     assert error(post(me, "/api/v1/points/appeals/", {"entry": not_mine.pk, "reason": "不是我"}), 403)
     assert "reason" in error(post(me, "/api/v1/points/appeals/", {"entry": litter.pk}), 400)["fields"]
@@ -366,7 +368,6 @@ def test_batches_from_lists_and_places_with_progress(pw):
     for member in (w.m1, w.m2):
         assert post(api(w, member), f"/api/v1/points/proposals/{b['proposal']}/approve/").status_code == 200
     with tenant_context(w.district):
-        from modules.points import batches
 
         batches.run_batch(batch_id=b["id"])
     detail = staff.get(f"/api/v1/points/batches/{b['id']}/").json()
@@ -423,7 +424,6 @@ def test_a_batch_from_an_uploaded_spreadsheet(pw):
 def test_retrying_a_failed_batch(pw):
     w = pw
     with tenant_context(w.district):
-        from modules.points import batches
 
         batch = batches.create_batch(actor=w.staff, rule="t_good", points=2, reason="志愿服务",
                                      resident_ids=[w.r1.pk], background=False)

@@ -15,7 +15,9 @@ from django.db import connection
 from django.db.models import Count
 from django_tenants.utils import tenant_context
 
-from modules.points import batches, services
+from modules.points.batches import services as batches
+from modules.points.committee import services as proposals
+from modules.points.ledger import rules as rulebook
 from modules.points.models import Batch, Entry
 from modules.points.tasks import run_batch_task
 from tests.conftest import ROOT, _test_database_url, admin_of, make_user, wait_for
@@ -74,7 +76,7 @@ def test_a_killed_worker_resumes_the_batch_without_posting_anyone_twice(django_d
         m2 = make_user(district, f"pm2-{tag}", "committee_member")
         with tenant_context(district):
             people = [Resident.objects.create(name=f"演练{tag}-{i}") for i in range(RESIDENTS)]
-            services.create_rule(actor=admin, code=f"t_drill_{tag}", name_zh="参与核酸演练", direction="add",
+            rulebook.create_rule(actor=admin, code=f"t_drill_{tag}", name_zh="参与核酸演练", direction="add",
                                  category="community", min_points=5, max_points=5)
             batch = batches.create_batch(actor=admin, rule=f"t_drill_{tag}", points=5, reason="主动参与核酸演练",
                                          resident_ids=[p.pk for p in people], chunk_size=CHUNK)
@@ -82,8 +84,8 @@ def test_a_killed_worker_resumes_the_batch_without_posting_anyone_twice(django_d
         proc, log = start_worker("killed", kill_after=2)
         try:
             with tenant_context(district):
-                services.approve_proposal(actor=m1, proposal=batch.proposal)
-                services.approve_proposal(actor=m2, proposal=batch.proposal)  # quorum: queued on commit
+                proposals.approve_proposal(actor=m1, proposal=batch.proposal)
+                proposals.approve_proposal(actor=m2, proposal=batch.proposal)  # quorum: queued on commit
             assert proc.wait(90) == -9, "the worker was meant to be killed"
         finally:
             stop(proc, log)

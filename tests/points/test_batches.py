@@ -11,7 +11,10 @@ from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.locks import lock_key
 from kernel.models import AuditEntry, OutboxEvent
 from kernel.sms import MemorySender
-from modules.points import batches, selectors, services
+from modules.points.batches import selectors as batch_selectors
+from modules.points.batches import services as batches
+from modules.points.committee import services as proposals
+from modules.points.ledger import services as ledger
 from modules.points.models import Balance, Batch, Entry, Proposal
 from modules.registry import services as registry
 from tests.points.conftest import assert_ledger_consistent, id_number, set_points_config
@@ -34,7 +37,7 @@ def per_resident(batch):
 
 def approve(w, batch):
     for member in (w.m1, w.m2):
-        services.approve_proposal(actor=member, proposal=batch.proposal)
+        proposals.approve_proposal(actor=member, proposal=batch.proposal)
     batch.refresh_from_db()
     return batch
 
@@ -49,7 +52,7 @@ def test_a_batch_goes_to_the_committee_then_posts_everyone_once(in_district):
     assert batch.proposal.kind == "batch" and batch.proposal.status == "pending"
     assert not Entry.objects.exists()
     with pytest.raises(NotAllowed):
-        services.approve_proposal(actor=w.staff, proposal=batch.proposal)
+        proposals.approve_proposal(actor=w.staff, proposal=batch.proposal)
     batch = approve(w, batch)
     assert batch.status == "queued" and batch.approved_by == w.m2
     batch = batches.run_batch(batch_id=batch.pk)
@@ -66,7 +69,7 @@ def test_a_batch_goes_to_the_committee_then_posts_everyone_once(in_district):
     Batch.objects.filter(pk=batch.pk).update(status="running")  # even as if it had not been marked done
     batch = batches.run_batch(batch_id=batch.pk)
     assert batch.posted_count == 26 and Entry.objects.filter(source_kind="batch").count() == 26
-    assert selectors.batch_progress(batch)["percent"] == 100.0
+    assert batch_selectors.batch_progress(batch)["percent"] == 100.0
 
 
 def test_without_the_committee_it_starts_at_once(in_district):
@@ -120,16 +123,16 @@ def test_a_community_committee_member_approves_only_batches_in_their_community(i
     batch = batches.create_batch(actor=w.admin, rule="t_good", points=5, reason="x",
                                  resident_ids=[w.r1.pk, w.r4.pk], background=False)
     with pytest.raises(NotAllowed):
-        services.approve_proposal(actor=w.m_c2, proposal=batch.proposal)
+        proposals.approve_proposal(actor=w.m_c2, proposal=batch.proposal)
     mine = batches.create_batch(actor=w.admin, rule="t_good", points=5, reason="x", resident_ids=[w.r4.pk],
                                 background=False)
-    services.approve_proposal(actor=w.m_c2, proposal=mine.proposal)
+    proposals.approve_proposal(actor=w.m_c2, proposal=mine.proposal)
 
 
 def test_a_rejected_batch_posts_nothing(in_district):
     w = in_district
     batch = batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="x", resident_ids=[w.r1.pk])
-    services.reject_proposal(actor=w.m1, proposal=batch.proposal, reason="名单有误")
+    proposals.reject_proposal(actor=w.m1, proposal=batch.proposal, reason="名单有误")
     batch.refresh_from_db()
     assert batch.status == "rejected" and batch.error == "名单有误"
     assert batches.run_batch(batch_id=batch.pk).status == "rejected" and not Entry.objects.exists()
@@ -138,11 +141,11 @@ def test_a_rejected_batch_posts_nothing(in_district):
 def test_caps_hold_in_a_batch(in_district):
     w = in_district
     set_points_config(batch_needs_committee=False)
-    services.post_entry(actor=w.staff, resident=w.r1, rule="t_daily", points=2, reason="今天已经有了")
+    ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_daily", points=2, reason="今天已经有了")
     batch = batches.create_batch(actor=w.staff, rule="t_daily", points=2, reason="批量", chunk_size=2,
                                  resident_ids=[w.r1.pk, w.r2.pk, w.r3.pk], background=False)
     assert (batch.posted_count, batch.skipped_count) == (2, 1)
-    assert [r.pk for r in selectors.batch_not_posted(batch)] == [w.r1.pk]
+    assert [r.pk for r in batch_selectors.batch_not_posted(batch)] == [w.r1.pk]
     assert Balance.objects.get(resident=w.r1, kind="civic").points == 2
     yearly = batches.create_batch(actor=w.staff, rule="t_yearly_pts", points=6, reason="一",
                                   resident_ids=[w.r1.pk, w.r2.pk], background=False)

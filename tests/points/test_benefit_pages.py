@@ -14,8 +14,10 @@ from django.core import signing
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from modules.points import benefits
-from modules.points import selectors_benefits as sel
+from modules.points.benefits import selectors as sel
+from modules.points.benefits import services as benefits
+from modules.points.ledger import rules as rulebook
+from modules.points.ledger import services as ledger
 from modules.points.models import Benefit, BenefitUse, HonourOptIn, Provider, ProviderStaff
 from tests.conftest import ARTIFACTS, PASSWORD, admin_of, chromium, client_for, make_user, needs_chromium
 from tests.points.conftest import id_number, set_points_config
@@ -204,7 +206,7 @@ def test_the_honour_page_lists_only_residents_who_opted_in(bw):
 
 
 def test_the_honour_page_ranks_compounds_by_civility_score(bw):
-    from modules.points import services as points
+    from modules.points.ledger import scores as points
 
     w = bw.pw
     before = page_client(w.district).get("/points/honour/").content.decode()
@@ -410,7 +412,6 @@ def _fits_the_phone(page) -> None:
 @needs_chromium
 def test_the_benefits_page_and_the_verify_page_on_a_phone(live_server_url, django_db_blocker):
     """Committed in the "worker" district (ledger rows are never deleted; names are unique per run)."""
-    from modules.points import services
     from modules.registry import services as registry
     from tenants.models import District
 
@@ -425,9 +426,9 @@ def test_the_benefits_page_and_the_verify_page_on_a_phone(live_server_url, djang
             set_points_config(tiers=TIERS)
             resident = registry.register_resident(actor=None, name=f"测试{tag}")
             registry.link_account(actor=None, resident=resident, user=resident_user)
-            services.create_rule(actor=admin, code=f"t_pb_{tag}", name_zh="好人好事", direction="add",
+            rulebook.create_rule(actor=admin, code=f"t_pb_{tag}", name_zh="好人好事", direction="add",
                                  category="test", min_points=1, max_points=100)
-            services.post_entry(actor=admin, resident=resident, rule=f"t_pb_{tag}", points=64, reason="好人好事")
+            ledger.post_entry(actor=admin, resident=resident, rule=f"t_pb_{tag}", points=64, reason="好人好事")
             clinic = benefits.create_provider(actor=admin, name=f"康巴什区人民医院{tag}", kind="clinic")
             school = benefits.create_provider(actor=admin, name=f"康巴什区第一小学{tag}", kind="school")
             benefits.add_provider_staff(actor=admin, provider=clinic, user=clerk)

@@ -17,8 +17,10 @@ from django_tenants.utils import tenant_context
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.models import AuditEntry
 from kernel.personal import mask_name
-from modules.points import benefits, services
-from modules.points import selectors_benefits as sel
+from modules.points.benefits import selectors as sel
+from modules.points.benefits import services as benefits
+from modules.points.ledger import rules as rulebook
+from modules.points.ledger import services as ledger
 from modules.points.models import Benefit, BenefitUse, HonourOptIn, Provider
 from tests.conftest import admin_of, make_user
 from tests.points.conftest import PointsWorld, assert_ledger_consistent, set_points_config
@@ -46,7 +48,7 @@ class BenefitWorld:
 def award(w: PointsWorld, resident, points: int) -> None:
     while points > 0:  # t_good gives 2..100 a posting
         step = min(points, 100)
-        services.post_entry(actor=w.admin, resident=resident, rule="t_good", points=step, reason="好人好事")
+        ledger.post_entry(actor=w.admin, resident=resident, rule="t_good", points=step, reason="好人好事")
         points -= step
 
 
@@ -114,7 +116,7 @@ def test_a_deduction_that_drops_the_tier_blocks_the_use_at_once(bw):
         award(w, w.r1, 11)
         token = sel.issue_token(w.r1)  # shown before the deduction
         assert sel.provider_view(token, bw.nurse).tier["key"] == "civil"
-        services.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
+        ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
         with pytest.raises(Conflict) as low:
             benefits.record_use(actor=bw.nurse, token=token, benefit=bw.checkup)
         assert low.value.code == "tier_too_low"
@@ -430,9 +432,9 @@ def test_two_taps_on_two_phones_cannot_both_pass_a_limit(django_db_blocker):
         with tenant_context(district):
             set_points_config(tiers=TIERS)
             resident = registry.register_resident(actor=None, name=f"并发{tag}")
-            services.create_rule(actor=admin, code=f"t_b_{tag}", name_zh="好人好事", direction="add",
+            rulebook.create_rule(actor=admin, code=f"t_b_{tag}", name_zh="好人好事", direction="add",
                                  category="test", min_points=1, max_points=50)
-            services.post_entry(actor=admin, resident=resident, rule=f"t_b_{tag}", points=20, reason="x")
+            ledger.post_entry(actor=admin, resident=resident, rule=f"t_b_{tag}", points=20, reason="x")
             shop = benefits.create_provider(actor=admin, name=f"超市{tag}", kind="shop")
             benefits.add_provider_staff(actor=admin, provider=shop, user=clerk)
             perk = benefits.create_benefit(actor=admin, provider=shop, title="每日一次", min_tier="civil",
@@ -471,7 +473,7 @@ def test_the_demo_seeds_providers_a_provider_account_and_opt_ins_once(pw):
     from django.contrib.auth import get_user_model
 
     from console.demo import DEMO_PASSWORD
-    from console.demo_benefits import seed_benefits
+    from modules.points.demo.benefits import seed_benefits
 
     w = pw
     with tenant_context(w.district):

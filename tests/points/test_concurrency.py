@@ -7,7 +7,8 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from kernel.errors import Conflict
-from modules.points import services
+from modules.points.ledger import rules as rulebook
+from modules.points.ledger import services as ledger
 from modules.points.models import Balance, Entry
 from tests.points.conftest import assert_ledger_consistent
 
@@ -30,7 +31,7 @@ def test_two_concurrent_postings_cannot_both_pass_a_cap(django_db_blocker):
         tag = secrets.token_hex(3)
         with tenant_context(district):
             resident = registry.register_resident(actor=None, name=f"并发{tag}")
-            services.create_rule(actor=admin, code=f"t_once_{tag}", name_zh="每日一次", direction="add",
+            rulebook.create_rule(actor=admin, code=f"t_once_{tag}", name_zh="每日一次", direction="add",
                                  category="test", min_points=1, max_points=5, cap_period="day", cap_count=1)
         barrier, outcomes = threading.Barrier(4), []
 
@@ -38,7 +39,7 @@ def test_two_concurrent_postings_cannot_both_pass_a_cap(django_db_blocker):
             try:
                 with tenant_context(district):
                     barrier.wait()
-                    services.post_entry(actor=admin, resident=resident, rule=f"t_once_{tag}", points=1,
+                    ledger.post_entry(actor=admin, resident=resident, rule=f"t_once_{tag}", points=1,
                                         reason=f"并发 {n}", idempotency_key=f"{tag}-{n}")
                 outcomes.append("posted")
             except Conflict as exc:

@@ -7,7 +7,9 @@ from django_tenants.utils import tenant_context
 from kernel import events
 from kernel.events import relay_pending
 from kernel.models import HandledEvent, OutboxEvent
-from modules.points import services
+from modules.points.committee import services as proposals
+from modules.points.ledger import reports
+from modules.points.ledger import rules as rulebook
 from modules.points.models import Balance, Entry, Proposal, ReportFact
 from modules.registry import services as registry
 from tests.points.conftest import assert_ledger_consistent, rule_fields
@@ -32,13 +34,13 @@ def test_reporter_gains_and_the_reported_household_loses(in_district):
     each member of the reported household (a category rule beats the general uncivil_reported)."""
     w = in_district
     r5 = registry.register_resident(actor=None, name="赵五", household=w.places["h2"])
-    done = services.award_verified_report(payload=payload(w, offender=w.places["h2"]))
+    done = reports.award_verified_report(payload=payload(w, offender=w.places["h2"]))
     assert done == {"posted": 3, "proposed": 0, "skipped": 0}
     assert points_of(w.r1) == 2 and points_of(w.r3) == -2 and points_of(r5) == -2
     offence = Entry.objects.get(resident=w.r3)
     assert (offence.rule.code, offence.source_kind, offence.source_id, offence.posted_by) == (
         "corridor_clutter", "case", 501, None)
-    other = services.award_verified_report(payload=payload(w, 502, category="noise", offender=w.places["h3"]))
+    other = reports.award_verified_report(payload=payload(w, 502, category="noise", offender=w.places["h3"]))
     assert other["posted"] == 2 and Entry.objects.get(resident=w.r4).rule.code == "uncivil_reported"
     fact = ReportFact.objects.get(case_id=501)
     assert fact.offender_household == w.places["h2"] and fact.reporter_household == w.places["h1"]
@@ -46,19 +48,21 @@ def test_reporter_gains_and_the_reported_household_loses(in_district):
 
 def test_the_same_event_twice_posts_nothing_new(in_district):
     w = in_district
-    first = services.award_verified_report(payload=payload(w, offender=w.places["h2"]))
-    again = services.award_verified_report(payload=payload(w, offender=w.places["h2"]))
+    first = reports.award_verified_report(payload=payload(w, offender=w.places["h2"]))
+    again = reports.award_verified_report(payload=payload(w, offender=w.places["h2"]))
     assert first["posted"] == 2 and again["posted"] == 0
     assert Entry.objects.count() == 2 and ReportFact.objects.count() == 1
 
 
 def test_a_praised_household_gains_and_the_reporter_is_not_deducted_for_their_own_home(in_district):
     w = in_district
-    services.award_verified_report(payload=payload(w, 601, category="praise", praised=w.places["h2"]))
-    assert points_of(w.r3) == 2 and points_of(w.r1) == 2
+    reports.award_verified_report(payload=payload(w, 601, category="praise", praised=w.places["h2"]))
+    # the praised household +2 (praised_by_neighbours); who praised it +1 (report_good_deed, mapped to "praise")
+    assert points_of(w.r3) == 2 and points_of(w.r1) == 1
+    assert Entry.objects.get(resident=w.r1).rule.code == "report_good_deed"
     # r1 reports their own household: the reporter is not deducted, the other member is
-    services.award_verified_report(payload=payload(w, 602, offender=w.places["h1"]))
-    assert points_of(w.r1) == 4 and points_of(w.r2) == -2
+    reports.award_verified_report(payload=payload(w, 602, offender=w.places["h1"]))
+    assert points_of(w.r1) == 3 and points_of(w.r2) == -2
 
 
 def test_household_awards_can_go_to_the_head_only(in_district):
@@ -66,40 +70,41 @@ def test_household_awards_can_go_to_the_head_only(in_district):
 
     w = in_district
     set_points_config(household_awards="head")
-    services.award_verified_report(payload=payload(w, reporter=False, offender=w.places["h1"]))
+    reports.award_verified_report(payload=payload(w, reporter=False, offender=w.places["h1"]))
     assert points_of(w.r1) == -2 and points_of(w.r2) == 0
 
 
 def test_caps_apply_and_a_capped_posting_is_skipped_quietly(in_district):
     w = in_district
-    services.revise_rule(actor=w.admin, rule="report_uncivil", cap_period="day", cap_count=1, cap_points=None)
-    services.award_verified_report(payload=payload(w, 701))
-    done = services.award_verified_report(payload=payload(w, 702))
+    rulebook.revise_rule(actor=w.admin, rule="report_uncivil", cap_period="day", cap_count=1, cap_points=None)
+    reports.award_verified_report(payload=payload(w, 701))
+    done = reports.award_verified_report(payload=payload(w, 702))
     assert done == {"posted": 0, "proposed": 0, "skipped": 1} and points_of(w.r1) == 2
 
 
 def test_an_automatic_rule_that_needs_the_committee_makes_a_proposal(in_district):
     w = in_district
-    services.revise_rule(actor=w.admin, rule="report_uncivil", committee_required=True)
-    assert services.award_verified_report(payload=payload(w, 801))["proposed"] == 1
-    assert services.award_verified_report(payload=payload(w, 801))["proposed"] == 0
+    rulebook.revise_rule(actor=w.admin, rule="report_uncivil", committee_required=True)
+    assert reports.award_verified_report(payload=payload(w, 801))["proposed"] == 1
+    assert reports.award_verified_report(payload=payload(w, 801))["proposed"] == 0
     proposal = Proposal.objects.get()
     assert (proposal.resident, proposal.points, proposal.source_kind, proposal.proposed_by) == (w.r1, 2, "case", None)
-    services.approve_proposal(actor=w.m1, proposal=proposal)
-    services.approve_proposal(actor=w.m2, proposal=proposal)
+    proposals.approve_proposal(actor=w.m1, proposal=proposal)
+    proposals.approve_proposal(actor=w.m2, proposal=proposal)
     assert points_of(w.r1) == 2
 
 
 def test_no_rule_for_it_means_no_points(in_district):
     w = in_district
-    services.revise_rule(actor=w.admin, rule="report_uncivil", auto_source="")
-    services.create_rule(actor=w.admin, code="t_anon", **rule_fields(auto_source="verified_report.praised",
+    for code in ("report_uncivil", "report_other"):  # noise's rule, and the one for unmapped categories
+        rulebook.revise_rule(actor=w.admin, rule=code, auto_source="")
+    rulebook.create_rule(actor=w.admin, code="t_anon", **rule_fields(auto_source="verified_report.praised",
                                                                      auto_categories=["praise"]))
-    done = services.award_verified_report(payload=payload(w, 901, category="noise", reporter=True))
+    done = reports.award_verified_report(payload=payload(w, 901, category="noise", reporter=True))
     assert done == {"posted": 0, "proposed": 0, "skipped": 0} and not Entry.objects.exists()
     assert ReportFact.objects.filter(case_id=901).exists()  # the report still counts for the compound score
     anonymous = payload(w, 902, reporter=False)
-    services.award_verified_report(payload=anonymous)
+    reports.award_verified_report(payload=anonymous)
     assert not Entry.objects.exists()
 
 

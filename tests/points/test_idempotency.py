@@ -106,7 +106,7 @@ def test_two_concurrent_callers_with_one_key_get_one_201_and_one_200(django_db_b
     """Two staff apps retry at the same moment with one Idempotency-Key (committed data in the
     "worker" district, each thread its own connection): one entry; the second caller is told it is
     a repeat (200), not that it made one (201). With another body: 201 and 409."""
-    from modules.points import services
+    from modules.points.ledger import rules as rulebook
     from modules.registry import services as registry
     from tenants.models import District
     from tests.conftest import admin_of
@@ -118,7 +118,7 @@ def test_two_concurrent_callers_with_one_key_get_one_201_and_one_200(django_db_b
         tag = secrets.token_hex(3)
         with tenant_context(district):
             resident = registry.register_resident(actor=None, name=f"幂等{tag}")
-            services.create_rule(actor=admin, code=f"t_idem_{tag}", name_zh="幂等", direction="add",
+            rulebook.create_rule(actor=admin, code=f"t_idem_{tag}", name_zh="幂等", direction="add",
                                  category="test", min_points=1, max_points=5)
         connection.set_schema_to_public()
         body = {"resident": resident.pk, "rule": f"t_idem_{tag}", "points": 2, "reason": "同时重试"}
@@ -136,7 +136,7 @@ def test_two_concurrent_callers_with_one_key_get_one_201_and_one_200(django_db_b
 @pytest.mark.django_db
 def test_a_benefit_use_keeps_a_long_key_whole(pw):
     """Benefit uses took at most 80 characters (400 beyond); now the documented 255, the header too."""
-    from modules.points import selectors_benefits as sel
+    from modules.points.benefits import selectors as sel
     from tests.points.test_benefits import award, build_benefits
 
     bw = build_benefits(pw)

@@ -10,7 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.models import AuditEntry
 from kernel.sms import MemorySender
-from modules.points import selectors, services
+from modules.points.ledger import rules as rulebook
+from modules.points.ledger import selectors
+from modules.points.ledger import services as ledger
 from modules.points.models import Balance, Entry, LedgerIsAppendOnly
 from tests.points.conftest import set_points_config, today
 
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def post(w, rule="t_good", points=5, resident=None, actor=None, **kw):
     kw.setdefault("reason", "测试")
-    return services.post_entry(actor=actor or w.staff, resident=resident or w.r1, rule=rule, points=points, **kw)
+    return ledger.post_entry(actor=actor or w.staff, resident=resident or w.r1, rule=rule, points=points, **kw)
 
 
 def balance(resident, kind="civic"):
@@ -67,7 +69,7 @@ def test_points_outside_the_range_are_refused(in_district, points):
 def test_a_rule_applies_only_between_its_dates(in_district):
     w = in_district
     day = today()
-    services.revise_rule(actor=w.admin, rule="t_good", effective_from=day - dt.timedelta(days=10),
+    rulebook.revise_rule(actor=w.admin, rule="t_good", effective_from=day - dt.timedelta(days=10),
                          effective_to=day - dt.timedelta(days=1))
     assert code_of(lambda: post(w)) == "not_in_force"
     assert code_of(lambda: post(w, occurred_on=day - dt.timedelta(days=11))) == "not_in_force"
@@ -133,7 +135,7 @@ def test_cap_on_points_per_year(in_district):
 def test_a_reversed_posting_no_longer_counts_toward_the_cap(in_district):
     w = in_district
     entry = post(w, rule="t_daily", points=2)
-    services.reverse_entry(actor=w.m1, entry=entry, reason="录错了人")
+    ledger.reverse_entry(actor=w.m1, entry=entry, reason="录错了人")
     post(w, rule="t_daily", points=2)
     assert balance(w.r1) == 2
 
@@ -196,14 +198,14 @@ def test_a_correction_is_a_reversing_entry(in_district):
     w = in_district
     entry = post(w, points=8)
     with pytest.raises(NotAllowed):
-        services.reverse_entry(actor=w.staff, entry=entry, reason="x")  # not committee / admin
-    reversal = services.reverse_entry(actor=w.m1, entry=entry, reason="事迹不实")
+        ledger.reverse_entry(actor=w.staff, entry=entry, reason="x")  # not committee / admin
+    reversal = ledger.reverse_entry(actor=w.m1, entry=entry, reason="事迹不实")
     assert (reversal.points, reversal.reverses, reversal.rule_version, reversal.source_kind) == (
         -8, entry, entry.rule_version, "correction")
     assert balance(w.r1) == 0
-    assert services.reverse_entry(actor=w.m1, entry=entry, reason="again") == reversal  # idempotent
+    assert ledger.reverse_entry(actor=w.m1, entry=entry, reason="again") == reversal  # idempotent
     with pytest.raises(Conflict):
-        services.reverse_entry(actor=w.m2, entry=reversal, reason="反冲的反冲")
+        ledger.reverse_entry(actor=w.m2, entry=reversal, reason="反冲的反冲")
     entry.refresh_from_db()
     assert entry.points == 8  # the original is untouched
     assert Entry.objects.filter(resident=w.r1).count() == 2
@@ -213,7 +215,7 @@ def test_who_posted_an_entry_does_not_correct_it(in_district):
     w = in_district
     entry = post(w, actor=w.m1, points=5)
     with pytest.raises(NotAllowed) as err:
-        services.reverse_entry(actor=w.m1, entry=entry, reason="自己改自己")
+        ledger.reverse_entry(actor=w.m1, entry=entry, reason="自己改自己")
     assert err.value.code == "maker_checker"
 
 
@@ -252,7 +254,7 @@ def test_the_model_refuses_to_change_or_remove_an_entry(in_district):
 
     with pytest.raises(ProtectedError):
         w.r1.delete()  # a resident with entries stays
-    services.lock_balances([(w.r2.pk, "civic")])  # an empty balance row (a lock) does not keep one
+    ledger.lock_balances([(w.r2.pk, "civic")])  # an empty balance row (a lock) does not keep one
     w.r2.delete()
     assert Entry.objects.get(pk=entry.pk).points == 5
 

@@ -16,7 +16,13 @@ from django.db.models import F
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from modules.points import selectors, services
+from modules.points.batches import services as batches
+from modules.points.committee import appeals as appeal_services
+from modules.points.committee import selectors as committee_selectors
+from modules.points.committee import services as proposals
+from modules.points.ledger import reports
+from modules.points.ledger import rules as rulebook
+from modules.points.ledger import services as ledger
 from modules.points.models import Appeal, Balance, Entry
 from tests.conftest import ARTIFACTS, PASSWORD, admin_of, chromium, client_for, make_user, needs_chromium
 from tests.points.conftest import assert_ledger_consistent, set_points_config, today
@@ -53,7 +59,7 @@ def entry_block(html: str, entry_id: int) -> str:
 
 def post(w, resident=None, rule="t_good", points=5, reason="扶老人过马路", actor=None, **kw) -> Entry:
     with tenant_context(w.district):
-        entry = services.post_entry(actor=actor or w.staff, resident=resident or w.r1, rule=rule, points=points,
+        entry = ledger.post_entry(actor=actor or w.staff, resident=resident or w.r1, rule=rule, points=points,
                                     reason=reason, **kw)
     connection.set_schema_to_public()
     return entry
@@ -61,10 +67,10 @@ def post(w, resident=None, rule="t_good", points=5, reason="扶老人过马路",
 
 def old_entry(w, *, days_ago: int, points: int = 4, reason: str = "去年的好事") -> Entry:
     """An entry posted ``days_ago`` days ago: inserted with that posting time and added to the balance the
-    way ``services._post`` does (the ledger check after the test proves the balance still adds up)."""
+    way ``ledger._post`` does (the ledger check after the test proves the balance still adds up)."""
     with tenant_context(w.district), transaction.atomic():
-        version = services.current_version("t_good")
-        services.lock_balances([(w.r1.pk, version.kind)])
+        version = ledger.current_version("t_good")
+        ledger.lock_balances([(w.r1.pk, version.kind)])
         entry = Entry(resident_id=w.r1.pk, rule_id=version.rule_id, rule_version=version, kind=version.kind,
                       points=points, occurred_on=today() - dt.timedelta(days=days_ago), reason=reason,
                       source_kind="manual", posted_by=w.staff,
@@ -140,20 +146,19 @@ def test_the_balance_tier_and_history_explain_every_entry(ledger_checked):
     good = post(w, points=20, reason="扶老人过马路")
     litter = post(w, rule="t_litter", points=-3, reason="乱扔垃圾", actor=w.gw1)
     with tenant_context(w.district):
-        correction = services.reverse_entry(actor=w.m1, entry=litter, reason="认错了人")
-        proposal = services.propose(actor=w.staff, resident=w.r1, rule="t_committee", points=30,
+        correction = ledger.reverse_entry(actor=w.m1, entry=litter, reason="认错了人")
+        proposal = proposals.propose(actor=w.staff, resident=w.r1, rule="t_committee", points=30,
                                     reason="跳河救起落水儿童", evidence="派出所证明")
-        services.approve_proposal(actor=w.m1, proposal=proposal)
-        services.approve_proposal(actor=w.m2, proposal=proposal)
+        proposals.approve_proposal(actor=w.m1, proposal=proposal)
+        proposals.approve_proposal(actor=w.m2, proposal=proposal)
         proposal.refresh_from_db()
         set_points_config(batch_needs_committee=False)
-        from modules.points import batches
 
         batch = batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="主动参与核酸演练",
                                      title="核酸演练2024", resident_ids=[w.r1.pk, w.r2.pk], background=False)
         case = cases.submit_case(actor=w.res_user, channel="snap", category="corridor_clutter", title="楼道堆物",
                                  household=w.places["h1"])
-        done = services.award_verified_report(payload={
+        done = reports.award_verified_report(payload={
             "case_id": case.pk, "channel": "snap", "category": "corridor_clutter", "reporter_user_id": w.res_user.pk,
             "reporter_household_id": w.places["h1"].pk, "offender_household_id": None,
             "praised_household_id": None})
@@ -197,7 +202,7 @@ def test_english_and_the_material_balance(ledger_checked):
     w = ledger_checked
     with tenant_context(w.district):
         set_points_config(tiers=TIERS, material_points=True)
-        services.revise_rule(actor=w.admin, rule="t_good", name_en="Good deed")
+        rulebook.revise_rule(actor=w.admin, rule="t_good", name_en="Good deed")
     post(w, points=12)
     post(w, rule="t_material", points=3, reason="积分兑换")
     html = html_of(resident_client(w, lang="en").get("/points/"))
@@ -221,7 +226,7 @@ def test_the_history_is_paged_by_twenty(ledger_checked):
     w = ledger_checked
     with tenant_context(w.district):
         for i in range(25):
-            services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=2, reason=f"第{i}件好事")
+            ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=2, reason=f"第{i}件好事")
     connection.set_schema_to_public()
     client = resident_client(w)
     first = html_of(client.get("/points/"))
@@ -249,7 +254,7 @@ def test_an_appeal_reaches_the_committee(ledger_checked):
     assert (appeal.entry_id, appeal.resident_id, appeal.filed_by_id, appeal.status, appeal.reason) == (
         entry.pk, w.r1.pk, w.res_user.pk, "pending", "那天我不在家，是邻居扔的")
     with tenant_context(w.district):
-        assert appeal.pk in [a.pk for a in selectors.pending_appeals()]  # the committee's queue
+        assert appeal.pk in [a.pk for a in committee_selectors.pending_appeals()]  # the committee's queue
     connection.set_schema_to_public()
     listing = client.get(response["Location"])
     text = html_of(listing)
@@ -323,7 +328,7 @@ def test_a_correction_cannot_be_appealed(ledger_checked):
     w = ledger_checked
     entry = post(w, rule="t_litter", points=-2, reason="乱扔垃圾", actor=w.gw1)
     with tenant_context(w.district):
-        correction = services.reverse_entry(actor=w.m1, entry=entry, reason="认错了人")
+        correction = ledger.reverse_entry(actor=w.m1, entry=entry, reason="认错了人")
     connection.set_schema_to_public()
     client = english(resident_client(w))
     for target in (entry, correction):
@@ -341,9 +346,9 @@ def test_my_appeals_show_the_committees_decision(ledger_checked):
         assert client.post(f"/points/entries/{entry.pk}/appeal/", {"reason": reason}).status_code == 302
     with tenant_context(w.district):
         refused, upheld = Appeal.objects.order_by("id")
-        services.refuse_appeal(actor=w.m1, appeal=refused, reason="监控显示是本人")
-        services.uphold_appeal(actor=w.m1, appeal=upheld, note="核实属实")
-        upheld = services.uphold_appeal(actor=w.m2, appeal=upheld, note="核实属实")
+        appeal_services.refuse_appeal(actor=w.m1, appeal=refused, reason="监控显示是本人")
+        appeal_services.uphold_appeal(actor=w.m1, appeal=upheld, note="核实属实")
+        upheld = appeal_services.uphold_appeal(actor=w.m2, appeal=upheld, note="核实属实")
     connection.set_schema_to_public()
     html = html_of(english(client).get("/points/appeals/"))
     assert f'data-appeal="{refused.pk}" data-status="refused"' in html and "监控显示是本人" in html
@@ -392,18 +397,18 @@ def test_points_on_a_phone(live_server_url, django_db_blocker):
         with tenant_context(district):
             resident = Resident.objects.create(name="张小明")
             registry.link_account(actor=None, resident=resident, user=user)
-            services.create_rule(actor=admin, code=f"t_help_{tag}", name_zh="好人好事", name_en="Good deed",
+            rulebook.create_rule(actor=admin, code=f"t_help_{tag}", name_zh="好人好事", name_en="Good deed",
                                  direction="add", category="civility", min_points=1, max_points=200, default_points=5)
-            services.create_rule(actor=admin, code=f"t_litter_{tag}", name_zh="乱扔垃圾", name_en="Littering",
+            rulebook.create_rule(actor=admin, code=f"t_litter_{tag}", name_zh="乱扔垃圾", name_en="Littering",
                                  direction="deduct", category="civility", min_points=1, max_points=5, default_points=1)
-            services.post_entry(actor=admin, resident=resident, rule=f"t_help_{tag}", points=120,
+            ledger.post_entry(actor=admin, resident=resident, rule=f"t_help_{tag}", points=120,
                                 reason="扶摔倒的老人回家，并陪同就医")
-            wrong = services.post_entry(actor=admin, resident=resident, rule=f"t_litter_{tag}", points=-2,
+            wrong = ledger.post_entry(actor=admin, resident=resident, rule=f"t_litter_{tag}", points=-2,
                                         reason="乱扔垃圾（3号楼东侧）")
-            services.reverse_entry(actor=member, entry=wrong, reason="认错了人，监控显示是路人")
-            services.post_entry(actor=admin, resident=resident, rule=f"t_help_{tag}", points=10,
+            ledger.reverse_entry(actor=member, entry=wrong, reason="认错了人，监控显示是路人")
+            ledger.post_entry(actor=admin, resident=resident, rule=f"t_help_{tag}", points=10,
                                 reason="志愿服务：清扫楼道")
-            disputed = services.post_entry(actor=admin, resident=resident, rule=f"t_litter_{tag}", points=-1,
+            disputed = ledger.post_entry(actor=admin, resident=resident, rule=f"t_litter_{tag}", points=-1,
                                            reason="楼道堆放纸箱")
         connection.set_schema_to_public()
 
@@ -437,3 +442,45 @@ def test_points_on_a_phone(live_server_url, django_db_blocker):
             assert (appeal.entry_id, appeal.status, appeal.filed_by_id) == (disputed.pk, "pending", user.pk)
             assert_ledger_consistent()
         connection.set_schema_to_public()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_streetlight_report_on_the_residents_phone(live_server_url, django_db_blocker):
+    """The reporter of a streetlight (路灯不亮) opens /points/ on a 360 px phone: the entry says what they
+    reported, with the case's reference, never "举报不文明行为属实". Committed in the "worker" district;
+    screenshot test-artifacts/points-report-streetlight.png."""
+    from modules.registry import services as registry
+    from modules.registry.models import Resident
+    from tenants.models import District
+
+    tag = secrets.token_hex(3)
+    case_id = 900_000_000 + secrets.randbelow(10**8)
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        district = District.objects.get(slug="worker")
+        user = make_user(district, f"prep-{tag}", "resident")
+        with tenant_context(district):
+            rulebook.seed(template="default")  # the rules a district with points starts from
+            resident = Resident.objects.create(name="赵路灯")
+            registry.link_account(actor=None, resident=resident, user=user)
+            reports.award_verified_report(payload={
+                "case_id": case_id, "ref": f"WRK-20261207-{tag}", "channel": "snap", "category": "facility_damage",
+                "reporter_user_id": user.pk, "reporter_household_id": None})
+        connection.set_schema_to_public()
+        server = live_server_url.format(host="worker.localhost")
+        with chromium() as browser:
+            page = browser.new_context(viewport=PHONE_VIEWPORT, locale="zh-CN", is_mobile=True, has_touch=True,
+                                       device_scale_factor=2).new_page()
+            page.goto(f"{server}/login/?next=/points/")
+            page.click("details summary")
+            page.fill('input[name="username"]', user.username)
+            page.fill('input[name="password"]', PASSWORD)
+            page.click('button[value="password"]')
+            page.wait_for_url(re.compile(r"^[^?]*/points/$"))  # not the sign-in page's ?next=/points/
+            entry = page.get_by_test_id("entry")
+            assert entry.count() == 1
+            text = entry.inner_text()
+            assert "反映公共设施、环境问题属实" in text and f"WRK-20261207-{tag}" in text and "不文明" not in text
+            _fits_the_phone(page)
+            page.screenshot(path=str(ARTIFACTS / "points-report-streetlight.png"), full_page=True)

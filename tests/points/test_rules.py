@@ -6,9 +6,11 @@ from django_tenants.utils import tenant_context
 
 from kernel.errors import Conflict, DomainError, NotAllowed
 from kernel.models import AuditEntry
-from modules.points import selectors, services
+from modules.points.ledger import rules as rulebook
+from modules.points.ledger import selectors
+from modules.points.ledger import services as ledger
+from modules.points.ledger.templates_kangbashi import EXAMPLE_CODES, KANGBASHI_RULES, rules_for
 from modules.points.models import Rule, RuleVersion
-from modules.points.templates_kangbashi import EXAMPLE_CODES, KANGBASHI_RULES, rules_for
 from tests.points.conftest import rule_fields
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.django_db
 ])
 def test_a_rule_that_makes_no_sense_is_refused_with_the_field(in_district, changes, field):
     with pytest.raises(DomainError) as err:
-        services.create_rule(actor=in_district.admin, code="t_bad", **rule_fields(**changes))
+        rulebook.create_rule(actor=in_district.admin, code="t_bad", **rule_fields(**changes))
     assert field in err.value.fields
     assert not Rule.objects.filter(code="t_bad").exists()
 
@@ -46,25 +48,25 @@ def test_the_database_refuses_an_impossible_range_too(in_district):
 def test_only_the_administrator_edits_the_rulebook(in_district):
     w = in_district
     with pytest.raises(NotAllowed):
-        services.create_rule(actor=w.staff, code="t_staff", **rule_fields())
+        rulebook.create_rule(actor=w.staff, code="t_staff", **rule_fields())
     with pytest.raises(NotAllowed):
-        services.revise_rule(actor=w.m1, rule="t_good", max_points=200)
+        rulebook.revise_rule(actor=w.m1, rule="t_good", max_points=200)
     with pytest.raises(Conflict):
-        services.create_rule(actor=w.admin, code="t_good", **rule_fields())
+        rulebook.create_rule(actor=w.admin, code="t_good", **rule_fields())
 
 
 def test_a_revision_is_a_new_version_and_old_entries_keep_theirs(in_district):
     w = in_district
-    first = services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=5, reason="扶老人过马路")
-    v2 = services.revise_rule(actor=w.admin, rule="t_good", max_points=20, note="上限调整")
+    first = ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=5, reason="扶老人过马路")
+    v2 = rulebook.revise_rule(actor=w.admin, rule="t_good", max_points=20, note="上限调整")
     assert v2.version == 2 and v2.is_current and v2.max_points == 20
     assert RuleVersion.objects.filter(rule__code="t_good", is_current=True).count() == 1
-    assert services.revise_rule(actor=w.admin, rule="t_good", max_points=20) == v2  # nothing changed
-    second = services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=5, reason="捡到钱包")
+    assert rulebook.revise_rule(actor=w.admin, rule="t_good", max_points=20) == v2  # nothing changed
+    second = ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=5, reason="捡到钱包")
     first.refresh_from_db()
     assert first.rule_version.version == 1 and second.rule_version.version == 2
     with pytest.raises(DomainError) as err:
-        services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=50, reason="超出新上限")
+        ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=50, reason="超出新上限")
     assert err.value.code == "out_of_range"
     audit = AuditEntry.objects.get(action="points.rule.revise", target_id=str(v2.rule_id))
     assert audit.before["max_points"] == 100 and audit.after["max_points"] == 20
@@ -97,19 +99,19 @@ def test_the_kangbashi_template_has_the_shape_of_the_reports():
 def test_every_template_rule_passes_the_rule_checks():
     for data in KANGBASHI_RULES:
         fields = {k: v for k, v in data.items() if k != "code"}
-        services._clean_rule(fields)
+        rulebook._clean_rule(fields)
 
 
 def test_seeding_copies_the_template_once(dongsheng):
     """Dongsheng has points off: its tables are empty until the module is turned on and seeded."""
     with tenant_context(dongsheng):
         assert not Rule.objects.exists()
-        services.seed(template="kangbashi", actor=None)
+        rulebook.seed(template="kangbashi", actor=None)
         assert RuleVersion.objects.filter(is_current=True, direction="add").count() == 51
         assert RuleVersion.objects.filter(is_current=True, direction="deduct").count() == 33
-        heroic = services.current_version("heroic_act")
+        heroic = ledger.current_version("heroic_act")
         assert heroic.origin == "report" and heroic.committee_required and heroic.evidence_required
-        services.seed(template="kangbashi", actor=None)  # a second run adds nothing
+        rulebook.seed(template="kangbashi", actor=None)  # a second run adds nothing
         assert Rule.objects.count() == 84
         assert AuditEntry.objects.filter(action="points.rules.seed").count() == 1
 
@@ -122,6 +124,6 @@ def test_other_districts_start_from_the_example_set(laixi):
 
 def test_rules_in_force_follow_the_dates(in_district):
     w = in_district
-    services.revise_rule(actor=w.admin, rule="t_litter", effective_to="2020-12-31")
+    rulebook.revise_rule(actor=w.admin, rule="t_litter", effective_to="2020-12-31")
     assert "t_litter" not in {v.rule.code for v in selectors.rules_in_force()}
     assert "t_litter" in {v.rule.code for v in selectors.rules_in_force(include_all=True)}

@@ -1,7 +1,8 @@
 """Honour tiers from the civic balance, and the compound civility score with its ranking."""
 import pytest
 
-from modules.points import selectors, services
+from modules.points.ledger import reports, scores, selectors
+from modules.points.ledger import services as ledger
 from modules.points.models import CompoundScore
 from modules.registry import services as registry
 from tests.points.conftest import set_points_config
@@ -23,14 +24,14 @@ def test_the_compound_score_counts_points_and_verified_reports(in_district):
     """X01 (h1, h2: r1, r2, r3) and X02 (h3: r4). Score = civic points per resident + 100 ×
     (2 × praises + 1 × reports made − 3 × offences) / households."""
     w = in_district
-    services.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=30, reason="x")
-    services.post_entry(actor=w.staff, resident=w.r3, rule="t_good", points=6, reason="x")
-    services.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=20, reason="x")
-    services.award_verified_report(payload={"case_id": 1, "category": "noise", "reporter_user_id": None,
+    ledger.post_entry(actor=w.staff, resident=w.r1, rule="t_good", points=30, reason="x")
+    ledger.post_entry(actor=w.staff, resident=w.r3, rule="t_good", points=6, reason="x")
+    ledger.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=20, reason="x")
+    reports.award_verified_report(payload={"case_id": 1, "category": "noise", "reporter_user_id": None,
                                             "reporter_household_id": w.places["h1"].pk,
                                             "offender_household_id": w.places["h3"].pk})
     registry.create_compound(actor=None, code="X03", name="空小区", grid=w.places["g1"])
-    assert services.refresh_compound_scores() == 3
+    assert scores.refresh_compound_scores() == 3
     x01 = CompoundScore.objects.get(compound__code="X01")
     x02 = CompoundScore.objects.get(compound__code="X02")
     # X01: 36 points + the reporter's own +0 (anonymous user) over 3 residents = 12; one report made by h1
@@ -42,9 +43,9 @@ def test_the_compound_score_counts_points_and_verified_reports(in_district):
     ranking = selectors.compound_ranking()
     assert [s.compound.code for s in ranking] == ["X01", "X03", "X02"] and [s.rank for s in ranking] == [1, 2, 3]
     assert [s.compound.code for s in selectors.compound_ranking(community="C02")] == ["X02"]
-    services.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
-    services.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
-    services.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
-    services.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
-    services.refresh_compound_scores()
+    ledger.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
+    ledger.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
+    ledger.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
+    ledger.post_entry(actor=w.admin, resident=w.r4, rule="t_good", points=100, reason="x")
+    scores.refresh_compound_scores()
     assert selectors.compound_ranking()[0].compound.code == "X02"  # 418 − 300 = 118 > 62

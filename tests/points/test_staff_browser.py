@@ -70,7 +70,7 @@ def _in_thread(district, fn):
 
 
 def _world(tag: str):
-    from modules.points import services
+    from modules.points.ledger import rules as rulebook
     from modules.registry import services as reg
     from tenants.models import District
 
@@ -94,18 +94,19 @@ def _world(tag: str):
         hero = reg.register_resident(actor=None, name=f"赵勇{tag}", household=home, relation="head",
                                      phone=f"139{secrets.randbelow(10**8):08d}")
         neighbour = reg.register_resident(actor=None, name=f"钱芳{tag}", household=home)
-        services.create_rule(actor=admin, code=f"hero_{tag}", name_zh="见义勇为", name_en="Bravery", direction="add",
+        rulebook.create_rule(actor=admin, code=f"hero_{tag}", name_zh="见义勇为", name_en="Bravery", direction="add",
                              category="courage", min_points=20, max_points=50, default_points=30,
                              committee_required=True, evidence_required=True, origin="report",
                              origin_note="seeds/000: 见义勇为 +20…+50")
-        services.create_rule(actor=admin, code=f"drill_{tag}", name_zh="参与核酸演练", name_en="Joined the drill",
+        rulebook.create_rule(actor=admin, code=f"drill_{tag}", name_zh="参与核酸演练", name_en="Joined the drill",
                              direction="add", category="community", min_points=5, max_points=5, default_points=5)
     connection.set_schema_to_public()
     return district, admin, staff, m1, m2, hero, neighbour, compound
 
 
 def test_propose_approve_by_two_members_and_a_batch_with_progress(live_server_url, django_db_blocker):
-    from modules.points import batches, services
+    from modules.points.batches import services as batches
+    from modules.points.committee import services as proposals
     from modules.points.models import Balance, Batch, Entry
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -173,7 +174,7 @@ def test_propose_approve_by_two_members_and_a_batch_with_progress(live_server_ur
             def approve_it():
                 batch = Batch.objects.get(pk=batch_id)
                 for member in (m1, m2):
-                    services.approve_proposal(actor=member, proposal=batch.proposal)
+                    proposals.approve_proposal(actor=member, proposal=batch.proposal)
 
             def run_it():
                 batches.run_batch(batch_id=batch_id)  # what the Celery task runs

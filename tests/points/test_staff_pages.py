@@ -15,7 +15,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 from PIL import Image
 
-from modules.points import batches, services
+from modules.points.batches import services as batches
+from modules.points.committee import appeals as appeal_services
+from modules.points.committee import services as proposals
+from modules.points.ledger import services as ledger
 from modules.points.models import Balance, Batch, Entry, Proposal, Rule, RuleVersion, Vote
 from tests.conftest import client_for, make_user
 from tests.points.conftest import assert_ledger_consistent, id_number, today
@@ -276,8 +279,8 @@ def test_a_proposal_is_withdrawn_from_the_propose_page(pw):
 
 def _deduction_with_appeal(w, reason="那天我不在家"):
     with tenant_context(w.district):
-        entry = services.post_entry(actor=w.gw1, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
-        appeal = services.file_appeal(actor=w.res_user, entry=entry, reason=reason)
+        entry = ledger.post_entry(actor=w.gw1, resident=w.r1, rule="t_litter", points=-3, reason="乱扔垃圾")
+        appeal = appeal_services.file_appeal(actor=w.res_user, entry=entry, reason=reason)
     return entry, appeal
 
 
@@ -429,8 +432,8 @@ def test_a_failed_batch_is_started_again_by_its_maker(pw):
     with tenant_context(w.district):
         batch = batches.create_batch(actor=w.staff, rule="t_good", points=2, reason="志愿服务",
                                      resident_ids=[w.r1.pk, w.r2.pk])
-        services.approve_proposal(actor=w.m1, proposal=batch.proposal)
-        services.approve_proposal(actor=w.m2, proposal=batch.proposal)
+        proposals.approve_proposal(actor=w.m1, proposal=batch.proposal)
+        proposals.approve_proposal(actor=w.m2, proposal=batch.proposal)
         Batch.objects.filter(pk=batch.pk).update(status="failed", error="Something went wrong (OperationalError)")
     staff = web(w, w.staff)
     page = text(staff.get(f"{BATCHES}{batch.pk}/"))
@@ -494,7 +497,7 @@ def test_rules_are_created_and_revised_as_new_versions(pw):
 
 
 def test_the_administrator_copies_the_kangbashi_rulebook_once(pw):
-    from modules.points.templates_kangbashi import KANGBASHI_RULES
+    from modules.points.ledger.templates_kangbashi import KANGBASHI_RULES
 
     w = pw
     assert web(w, w.staff).post(f"{RULES}template/").status_code == 403
