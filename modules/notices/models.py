@@ -1,16 +1,8 @@
 from django.conf import settings
 from django.db import models
-from django.utils.translation import pgettext_lazy
 
 from kernel.roles import ScopeKind
-
-# Names of the categories every district starts with (the configuration's default); a district's own
-# categories are named in the configuration's ``category_labels``.
-CATEGORY_LABELS = {
-    "policy": pgettext_lazy("notice category", "policy"),
-    "news": pgettext_lazy("notice category", "news"),
-    "event": pgettext_lazy("notice category", "event"),
-}
+from modules.notices.labels import category_label
 
 
 class Notice(models.Model):
@@ -34,6 +26,4 @@ class Notice(models.Model):
 
     @property
     def category_label(self) -> str:
-        from modules.notices.selectors import category_label
-
         return category_label(self.category)

@@ -1,7 +1,6 @@
 from django.utils import timezone
 
-from kernel.selectors import module_config
-from modules.notices.models import CATEGORY_LABELS, Notice
+from modules.notices.models import Notice
 
 
 def published():
@@ -10,9 +9,3 @@ def published():
 
 def published_count() -> int:
     return published().count()
-
-
-def category_label(key: str) -> str:
-    """What residents read for a category: the district's own name for it, the built-in one, else the key."""
-    own = module_config("notices").get("category_labels") or {}
-    return own.get(key) or str(CATEGORY_LABELS.get(key, key))

@@ -56,7 +56,7 @@ def test_a_districts_own_category_reads_as_the_district_named_it(kangbashi):
         page = client_for(kangbashi).get(f"/notices/{notice.pk}/").content.decode()
         assert '<span class="tag">志愿服务</span>' in page and "volunteer" not in page
         with tenant_context(kangbashi):
-            from modules.notices.selectors import category_label
+            from modules.notices.labels import category_label
 
             assert category_label("news") == "社区新闻" and category_label("unknown_key") == "unknown_key"
     finally:

@@ -181,13 +181,13 @@ def atomic():
 
 
 def _require_may_attach(user, case: Case, stage: str, trusted: bool) -> None:
-    from modules.cases import services
+    from modules.cases.services.handling import require_handler
 
     if stage == Attachment.Stage.REPORT:
         if not trusted and not (user and case.reporter_id == user.pk):
             raise NotAllowed(_("Only the person who reported the case may add photos or a video to the report."))
     else:
-        services._require_handler(user, case, _("add result photos to"))
+        require_handler(user, case, _("add result photos to"))
     if case.status not in STAGE_STATUSES[stage]:
         if stage == Attachment.Stage.REPORT:
             message = _("Photos can be added to a report only while the case is open.")

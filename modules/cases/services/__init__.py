@@ -23,7 +23,6 @@ from modules.cases.services.common import (  # noqa: F401
 )
 from modules.cases.services.handling import (  # noqa: F401
     ACTION_STATUSES,
-    _require_handler,
     accept_case,
     add_participant,
     allowed_actions,
@@ -36,6 +35,7 @@ from modules.cases.services.handling import (  # noqa: F401
     reject_case,
     reopen_case,
     reopen_until,
+    require_handler,
     resolve_case,
     start_case,
     supervises,

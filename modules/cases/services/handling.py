@@ -69,7 +69,7 @@ def is_handler(user, case: Case) -> bool:
     return bool(_user(user)) and (case.assignee_id == user.pk or supervises(user, case))
 
 
-def _require_handler(user, case: Case, action: str) -> None:
+def require_handler(user, case: Case, action: str) -> None:
     if is_handler(user, case):
         return
     raise NotAllowed(_("Only the case's handler or its supervisors may %(action)s it.") % {"action": action})
@@ -172,7 +172,7 @@ def start_case(*, actor, case: Case, now=None) -> Case:
     with transaction.atomic():
         case = _lock(case)
         _require_status(case, ACTION_STATUSES["start"], "start")
-        _require_handler(user, case, "start")
+        require_handler(user, case, "start")
         case.status = S.IN_PROGRESS
         case.save(update_fields=["status", "updated_at"])
         _event(case, kind="started", actor=user, at=now, from_status=S.ACCEPTED, to_status=S.IN_PROGRESS)
@@ -194,7 +194,7 @@ def resolve_case(*, actor, case: Case, result: str, verified: bool = True, now=N
     with transaction.atomic():
         case = _lock(case)
         _require_status(case, ACTION_STATUSES["resolve"], "resolve")
-        _require_handler(user, case, "resolve")
+        require_handler(user, case, "resolve")
         before = case.status
         case.status, case.result, case.resolved_at, case.next_escalation_at = S.RESOLVED, result, now, None
         case.responded_at = case.responded_at or now
@@ -343,7 +343,7 @@ def transfer_case(*, actor, case: Case, unit_kind: str, unit_code: str, reason: 
     with transaction.atomic():
         case = _lock(case)
         _require_status(case, ACTION_STATUSES["transfer"], "transfer")
-        _require_handler(user, case, "transfer")
+        require_handler(user, case, "transfer")
         before = {"status": case.status, "unit": f"{case.responsible_kind}:{case.responsible_code}",
                   "assignee": getattr(case.assignee, "username", None)}
         assignee = grid_worker_of(unit_code) if (
@@ -388,7 +388,7 @@ def add_participant(*, actor, case: Case, kind: str, user=None, department_code:
     with transaction.atomic():
         case = _lock(case)
         _require_status(case, ACTION_STATUSES["participant"], "add handlers to")
-        _require_handler(acting, case, "add handlers to")
+        require_handler(acting, case, "add handlers to")
         who = user.username if user else department_code
         same = CaseParticipant.objects.filter(case=case)
         same = same.filter(user=user) if user else same.filter(department_code=department_code)
@@ -423,7 +423,7 @@ def reject_case(*, actor, case: Case, reason: str, note: str = "", parent: Case 
     with transaction.atomic():
         case = _lock(case)
         _require_status(case, ACTION_STATUSES["reject"], "reject")
-        _require_handler(user, case, "reject")
+        require_handler(user, case, "reject")
         before = case.status
         case.status, case.reject_reason, case.parent, case.next_escalation_at = S.REJECTED, reason, parent, None
         case.responded_at = case.responded_at or now
