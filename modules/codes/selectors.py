@@ -250,8 +250,17 @@ def phone_links(text: str) -> tuple[dict, ...]:
     return tuple(found)
 
 
-def _contact(role: str, label_zh: str, label_en: str, name: str, phone: str = "") -> Contact:
-    return Contact(role, label_zh, label_en, name, phone, phone_links(f"{name} {phone}"))
+def _contact(role: str, label_zh: str, label_en: str, text: str, phone: str = "") -> Contact:
+    """A contact from its published text ("王警官 0477-8312345"): the name without the numbers, which
+    become the links."""
+    name, last = [], 0
+    for match in phonenumbers.PhoneNumberMatcher(text, "CN"):
+        name.append(text[last:match.start])
+        last = match.end
+    name.append(text[last:])
+    links = phone_links(f"{text} {phone}")
+    return Contact(role, label_zh, label_en, " ".join("".join(name).split()),
+                   " / ".join(link["shown"] for link in links), links)
 
 
 def outdoor_contacts(household: Household, *, staff: bool) -> list[Contact]:

@@ -6,15 +6,25 @@ import datetime as dt
 import re
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
+from django.utils.functional import empty
 from django_tenants.utils import tenant_context
 
 from modules.cases.models import Attachment
-from tests.cases.test_pages import cases_of, jpeg, media, page  # noqa: F401 - media: the autouse fixture
+from tests.cases.test_pages import cases_of, jpeg, page
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    if default_storage._wrapped is not empty:  # django-tenants caches the media root
+        default_storage._wrapped.__dict__.pop("relative_media_root", None)
+    return tmp_path
 
 
 def _kept(html: str) -> list[str]:
@@ -25,8 +35,8 @@ def _token(html: str) -> str:
     return re.search(r'name="upload_token" value="([^"]+)"', html).group(1)
 
 
-def _pending(media) -> list:
-    return [p for p in media.rglob("*") if p.is_file() and p.parent.name == "pending"]
+def _pending(root) -> list:
+    return [p for p in root.rglob("*") if p.is_file() and p.parent.name == "pending"]
 
 
 def test_a_photo_survives_a_missing_category_and_goes_with_the_next_try(world, media):
