@@ -61,7 +61,9 @@ def test_error_pages_speak_one_language_and_lead_home(kangbashi):
     html = zh.content.decode()
     assert zh.status_code == 404 and "页面不存在" in html and "Not found" not in html
     assert 'data-testid="error-home"' in html and "返回首页" in html and "#c62828" in html
-    en = client_for(kangbashi).get("/no-such-page/").content.decode()  # the client asks for English
+    english = client_for(kangbashi)
+    english.cookies["django_language"] = "en"  # chosen with the language switch
+    en = english.get("/no-such-page/").content.decode()
     assert "Not found" in en and "页面不存在" not in en and "Back to the home page" in en
     resident = client_for(kangbashi, make_user(kangbashi, "res-403", "resident"))
     resident.defaults["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
