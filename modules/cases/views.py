@@ -406,6 +406,7 @@ def _render_detail(request, case: Case, *, status: int = 200, errors: dict | Non
         "form": request.POST if request.method == "POST" else {},
         "result_max": RESULT_MAX,
         "verifiable": case.channel in services.VERIFIABLE_CHANNELS,
+        "points_on": request.tenant.has_module("points"),
         "max_files": MAX_FILES,
         "reject_reasons": Case.RejectReason.choices,
         "channel_label": case.get_channel_display(),
@@ -681,6 +682,7 @@ def _intake_page(request, intake: Intake):
            "more_open": form.get("category") in {c.code for c in categories[len(shown):]},
            "title_max": TITLE_MAX, "description_max": DESCRIPTION_MAX, "address_max": ADDRESS_MAX,
            "max_files": MAX_FILES, "kept_files": pending.listed(request, upload_token),
+           "points_on": request.tenant.has_module("points"),  # the praise page promises points only then
            "max_video_mb": config.get("max_video_mb", 30), "anonymous": not request.user.is_authenticated}
     if intake.mode == "snap":
         ctx["place_groups"] = _place_groups(request.user)

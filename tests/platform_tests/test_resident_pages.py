@@ -94,3 +94,14 @@ def test_the_favicon_is_drawn_in_the_districts_colour(kangbashi):
     png = client.get("/apple-touch-icon.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert 'rel="icon" href="/favicon.svg"' in client.get("/").content.decode()
+
+
+def test_the_praise_page_promises_points_only_where_points_are_on(kangbashi, dongsheng):
+    from tests.codes.conftest import build_place, issue_all
+
+    for district, points_on in ((kangbashi, True), (dongsheng, False)):
+        token = issue_all(build_place(district, prefix="W"))["h1_outdoor"].token
+        response = _zh(district).get(f"/cases/code/{token}/praise/")
+        assert response.status_code == 200
+        main = response.content.decode().split("<main>", 1)[1]
+        assert ("积分" in main or "加分" in main) is points_on
