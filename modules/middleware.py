@@ -4,6 +4,14 @@ from __future__ import annotations
 from django.http import Http404
 
 
+class ModuleOff(Http404):
+    """A page or route of a module the district has not enabled (a 404 that says so)."""
+
+    def __init__(self, key: str):
+        super().__init__("This module is not enabled for this district.")
+        self.key = key
+
+
 class ModuleGateMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -17,5 +25,5 @@ class ModuleGateMiddleware:
             return None
         district = getattr(request, "tenant", None)
         if district is None or district.is_public or not district.has_module(key):
-            raise Http404("This module is not enabled for this district.")
+            raise ModuleOff(key)
         return None

@@ -15,6 +15,18 @@ class NavEntry:
     icon: str = "•"
     roles: tuple[str, ...] = ()  # empty: everyone; otherwise only users holding one of these roles
     staff: bool = False  # shown in the staff menu rather than the resident menu
+    tab: bool = False  # also a tab of the resident's bottom tab bar (the module's main action, e.g. 随手拍)
+
+
+@dataclass(frozen=True)
+class MeFigure:
+    """One figure of a person's own on their personal home, with the page that shows it."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    value: int | str
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,13 @@ class ModuleSpec:
     # The readable names of the audit actions this module records: code -> (zh-Hans, English). The audit
     # log shows these (kernel.audit_names); a code without a name shows as itself.
     audit_actions: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # What the district's home promises a resident of this module ("随手拍反映问题"): the home's
+    # welcome line is made of the enabled modules' phrases, so it never promises a module that is off.
+    promise_zh: str = ""
+    promise_en: str = ""
+    # dotted callable(user) -> list[MeFigure]: the signed-in person's own figures for their personal
+    # home ("我的": my points, my open cases). Called only when the module is on for the district.
+    me_figures: str | None = None
 
     def name(self, language: str | None = None) -> str:
         return self.name_en if (language or "").startswith("en") else self.name_zh

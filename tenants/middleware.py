@@ -28,17 +28,36 @@ def wants_json(request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
+def _english(request) -> bool:
+    """API callers ask with Accept-Language; pages are Chinese unless the visitor chose English with
+    the language switch (its cookie), as every portal page (kernel.middleware.PortalLocaleMiddleware)."""
+    if request.GET.get("lang"):
+        return request.GET["lang"].startswith("en")
+    if wants_json(request):
+        return (translation.get_language_from_request(request) or "").startswith("en")
+    return (request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or "").startswith("en")
+
+
 def error_response(request, status: int, code: str, title_zh: str, title_en: str,
                    detail_zh: str = "", detail_en: str = "", district=None) -> HttpResponse:
-    english = (request.GET.get("lang") or translation.get_language_from_request(request) or "").startswith("en")
+    """An error as JSON for API callers, else a page in the district's colours and logo (``district``:
+    the one to brand it with; by default the request's, where it serves), in one language (Chinese
+    unless the visitor chose English), with a way back to the district's home when it serves."""
+    english = _english(request)
     title = title_en if english else title_zh
     detail = detail_en if english else detail_zh
     if wants_json(request):
         return JsonResponse({"error": {"status": status, "code": code, "message": f"{title}. {detail}".strip(" ."),
                                        "message_zh": title_zh}}, status=status)
+    if district is None:
+        tenant = getattr(request, "tenant", None)
+        if tenant is not None and not tenant.is_public and tenant.is_serving:
+            district = tenant
     html = render_to_string("errors/plain.html", {
-        "status": status, "title": title, "detail": detail, "title_zh": title_zh, "title_en": title_en,
-        "district": district, "english": english,
+        "status": status, "code": code, "title": title, "detail": detail, "district": district, "english": english,
+        "language": "en" if english else "zh-hans",
+        "portal_title": district.portal_title("en" if english else "zh-hans") if district is not None else "",
+        "home": district is not None and district.is_serving,
     })
     return HttpResponse(html, status=status)
 

@@ -381,6 +381,7 @@ def _render_detail(request, case: Case, *, status: int = 200, errors: dict | Non
         "form": request.POST if request.method == "POST" else {},
         "result_max": RESULT_MAX,
         "verifiable": case.channel in services.VERIFIABLE_CHANNELS,
+        "points_on": request.tenant.has_module("points"),
         "max_files": MAX_FILES,
         "reject_reasons": Case.RejectReason.choices,
         "channel_label": case.get_channel_display(),
@@ -392,7 +393,7 @@ def _render_detail(request, case: Case, *, status: int = 200, errors: dict | Non
         ctx["candidates"] = [(c, round(score * 100)) for c, score in selectors.duplicate_candidates(case)
                              if c.pk in visible]
     if ctx["is_staff_viewer"]:
-        ctx["reporter_contact"] = case.reporter_contact_masked
+        ctx["reporter_contact"], ctx["reporter_contact_whole"] = services.reporter_contact(actor=user, case=case)
         ctx["reporter_name"] = _reporter_name(case)
     ended = [e for e in ctx["timeline"] if e.kind in ("rejected", "linked_duplicate")]
     ctx["rejection"] = ended[-1] if case.status == S.REJECTED and ended else None

@@ -8,6 +8,9 @@ SPEC = ModuleSpec(
     name_en="Cases",
     description_zh="随手拍、户外码上报、纳谏、商户诉求、12345 接诉即办",
     description_en="Snap reports, outdoor-code reports, suggestions, hotline intake",
+    promise_zh="随手拍反映问题",
+    promise_en="report a problem",
+    me_figures="modules.cases.me.figures",
     depends=("registry", "codes"),
     always_on=False,
     config_schema={
@@ -57,7 +60,7 @@ SPEC = ModuleSpec(
     code_actions="modules.cases.code_actions",
     root_urls=(("open311/", "modules.cases.intake.open311_urls"),),
     nav=(
-        NavEntry("随手拍", "Snap report", "cases:report", icon="📷"),
+        NavEntry("随手拍", "Snap report", "cases:report", icon="📷", tab=True),
         NavEntry("码上纳谏", "Suggestion", "cases:suggest", icon="💡", roles=("resident",)),
         NavEntry("我的诉求", "My cases", "cases:mine", icon="📋"),
         NavEntry("工单池", "Case pool", "cases:pool", icon="🗂", staff=True,

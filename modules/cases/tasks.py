@@ -22,7 +22,9 @@ def deliver_webhooks() -> int:
 
 @shared_task(name="modules.cases.tasks.sweep_orphan_files")
 def sweep_orphan_files() -> int:
-    """Remove stored upload files no attachment row points to (left by a crash mid-request)."""
+    """Remove stored upload files no attachment row points to (left by a crash mid-request), and the
+    kept files of report forms never sent again (modules.cases.pending)."""
+    from modules.cases import pending
     from modules.cases.intake import uploads
 
-    return uploads.sweep_orphan_files()
+    return uploads.sweep_orphan_files() + pending.sweep()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-import phonenumbers
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -19,8 +18,17 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from kernel import idempotency
 from kernel.errors import DomainError
-from modules.cases import selectors, services
-from modules.cases.case_views import MAX_FILES, C, _actor, _case_url, _config, _own_households, _track
+from modules.cases import pending, selectors, services
+from modules.cases.case_views import (
+    MAX_FILES,
+    C,
+    _actor,
+    _case_url,
+    _config,
+    _own_households,
+    _prepare_files,
+    _track,
+)
 from modules.cases.models import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,
@@ -129,9 +137,8 @@ FIELD_ALIASES = {"street": "to", "community": "to", "compound": "place", "househ
                  "longitude": "latitude"}
 
 
-def _submit(request, intake: Intake, categories: list[Category]) -> Case:
+def _submit(request, intake: Intake, categories: list[Category], prepared: list) -> Case:
     post = request.POST
-    files = request.FILES.getlist("files")
     chosen = post.get("category", "")
     category = next((c for c in categories if c.code == chosen), None)
     if category is None and len(categories) == 1:
@@ -140,7 +147,7 @@ def _submit(request, intake: Intake, categories: list[Category]) -> Case:
         raise DomainError(_("Choose what kind of problem it is."), fields={"category": [_("Choose one.")]})
     key = idempotency.clean_key(post.get("idempotency_key"))  # whole, or 400 naming the limit
     return services.submit_case_with_files(  # the case and its photos together; a form sent twice makes one case
-        actor=_actor(request), files=files, max_files=MAX_FILES, channel=intake.channel, category=category,
+        actor=_actor(request), prepared=prepared, channel=intake.channel, category=category,
         title=post.get("title", ""), description=post.get("description", ""), address=post.get("address", ""),
         latitude=post.get("latitude") or None, longitude=post.get("longitude") or None,
         contact=post.get("contact", "").strip() if not request.user.is_authenticated else "",
@@ -153,12 +160,19 @@ def _intake_page(request, intake: Intake):
         return redirect_to_login(request.get_full_path())
     categories = _categories(intake.channel)
     form = {"idempotency_key": secrets.token_urlsafe(18)}
+    upload_token = pending.token(form)
     errors, status = {}, 200
     if request.method == "POST":
         form = request.POST.dict()
+        upload_token = pending.token(form)
+        prepared = None
         try:
-            case = _submit(request, intake, categories)
+            # Kept files of the last try, then the new ones; all checked before anything is written.
+            prepared = pending.take(request, upload_token, request.POST.getlist("kept")) + _prepare_files(request)
+            case = _submit(request, intake, categories, prepared)
         except DomainError as exc:
+            if prepared:  # the photos survive the round trip: shown again, sent with the next try
+                pending.keep(request, upload_token, prepared)
             errors = {}
             for name, problems in (exc.fields or {"": [exc.message]}).items():
                 errors.setdefault(FIELD_ALIASES.get(name, name), []).extend(problems)
@@ -166,6 +180,7 @@ def _intake_page(request, intake: Intake):
             status = exc.status
             idempotency.refresh_form_key(form, exc)
         else:
+            pending.drop(request, upload_token)
             _track(request, case)
             return redirect(_case_url(case) + "?new=1")
     shown = categories[:FIRST_CATEGORIES]
@@ -175,7 +190,8 @@ def _intake_page(request, intake: Intake):
            "first_categories": shown, "more_categories": categories[len(shown):],
            "more_open": form.get("category") in {c.code for c in categories[len(shown):]},
            "title_max": TITLE_MAX, "description_max": DESCRIPTION_MAX, "address_max": ADDRESS_MAX,
-           "max_files": MAX_FILES,
+           "max_files": MAX_FILES, "kept_files": pending.listed(request, upload_token),
+           "points_on": request.tenant.has_module("points"),  # the praise page promises points only then
            "max_video_mb": config.get("max_video_mb", 30), "anonymous": not request.user.is_authenticated}
     if intake.mode == "snap":
         ctx["place_groups"] = _place_groups(request.user)
@@ -262,21 +278,11 @@ def code_request(request, token: str):
                                         target_label=code.merchant.name, sign_in_required=True))
 
 
-def _phones(text: str) -> list[dict]:
-    """Phone numbers inside a contact's text, as tap-to-call links."""
-    found = []
-    for match in phonenumbers.PhoneNumberMatcher(text or "", "CN"):
-        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        national = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.NATIONAL)
-        found.append({"tel": e164, "shown": national})
-    return found
-
-
 @require_safe
 def code_contact(request, token: str):
     """Outdoor code: whom to contact about this place (grid worker, community police, property
-    manager). Staff and the household's own residents get tap-to-call numbers; others see them masked
-    and are offered to report or praise through the code instead. No case is made."""
+    manager): the duty numbers the district publishes, as tap-to-call links, and the code's report and
+    praise. No case is made."""
     try:
         scan = codes.resolve_scan(token, request.user)
     except codes.CodeNotFound as exc:
@@ -286,15 +292,9 @@ def code_contact(request, token: str):
         raise Http404
     if scan.revoked:
         return redirect("code-scan", token=token)
-    callable_ = bool({"staff", "resident"} & scan.audiences)
-    rows = []
-    for contact in codes.outdoor_contacts(code.household, staff=callable_):
-        phones = _phones(f"{contact.name} {contact.phone}") if callable_ else []
-        rows.append({"role": contact.role, "label_zh": contact.label_zh, "label_en": contact.label_en,
-                     "name": contact.name, "phone": contact.phone, "phones": phones})
     household = code.household
     return render(request, "cases/contact.html", {
-        "code": code, "household": household, "contacts": rows, "callable": callable_,
+        "code": code, "household": household, "contacts": scan.contacts,
         "community": household.grid.community, "grid": household.grid,
         "actions": [(a, url) for a, url in scan.actions if a.module == "cases" and a.key != "contact"],
     })

@@ -122,7 +122,8 @@ class ScanView(APIView):
         return Response({
             "token": scan.code.token, "kind": scan.code.kind, "status": scan.code.status, "viewer": scan.viewer,
             "audiences": sorted(scan.audiences), "target": scan.summary,
-            "contacts": [{"role": c.role, "label": c.label(english), "name": c.name, "phone": c.phone}
+            "contacts": [{"role": c.role, "label": c.label(english), "name": c.name, "phone": c.phone,
+                          "phones": [link["tel"] for link in c.phones]}
                          for c in scan.contacts],
             "actions": [{"key": a.key, "label": a.label(english), "url": request.build_absolute_uri(url),
                          "module": a.module, "who": a.who} for a, url in scan.actions],

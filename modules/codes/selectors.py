@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from kernel.errors import DomainError
 from kernel.permissions import has_role, has_role_for, in_scope
-from kernel.personal import mask_phone, national_phone
+from kernel.personal import national_phone
 from kernel.roles import GRID_WORKERS, STAFF_ROLES, Role
 from kernel.selectors import module_config, roles_of
 from modules.catalog import catalog
@@ -213,7 +213,8 @@ class Contact:
     label_zh: str
     label_en: str
     name: str
-    phone: str = ""  # masked unless the viewer is staff
+    phone: str = ""  # a duty number the district publishes, whole
+    phones: tuple = ()  # the numbers in name and phone as tap-to-call links: ({"tel": "+86…", "shown": "…"}, …)
 
     def label(self, english: bool) -> str:
         return self.label_en if english else self.label_zh
@@ -247,35 +248,51 @@ def code_by_token(token: str) -> Code:
     return code
 
 
-def _mask_numbers(text: str) -> str:
-    """Phone numbers inside free text (e.g. "王警官 13912345678") shown masked."""
-    out, last = [], 0
-    for match in phonenumbers.PhoneNumberMatcher(text, "CN"):
+def phone_links(text: str) -> tuple[dict, ...]:
+    """The phone numbers inside a contact's text ("王警官 0477-8312345"), as tap-to-call links."""
+    found = []
+    for match in phonenumbers.PhoneNumberMatcher(text or "", "CN"):
         e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        out.append(text[last:match.start])
-        out.append(mask_phone(e164))
+        shown = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        found.append({"tel": e164, "shown": shown})
+    return tuple(found)
+
+
+def _contact(role: str, label_zh: str, label_en: str, text: str, phone: str = "") -> Contact:
+    """A contact from its published text ("王警官 0477-8312345"): the name without the numbers, which
+    become the links."""
+    name, last = [], 0
+    for match in phonenumbers.PhoneNumberMatcher(text, "CN"):
+        name.append(text[last:match.start])
         last = match.end
-    out.append(text[last:])
-    return "".join(out)
+    name.append(text[last:])
+    links = phone_links(f"{text} {phone}")
+    return Contact(role, label_zh, label_en, " ".join("".join(name).split()),
+                   " / ".join(link["shown"] for link in links), links)
 
 
 def outdoor_contacts(household: Household, *, staff: bool) -> list[Contact]:
+    """Whom to contact at an outdoor code. The numbers are the duty numbers the district publishes
+    (the grid's duty phone, the community police's, the property manager's): shown whole to everyone,
+    as tap-to-call links. The grid worker's own phone is personal: staff only, and only where the grid
+    has no duty number."""
     wanted = config()["outdoor_contacts"]
     grid = household.grid
     compound = household.building.compound
     community = grid.community
     out = []
-    if wanted.get("grid_worker", True) and grid.worker_id:
+    if wanted.get("grid_worker", True) and (grid.worker_id or grid.duty_phone):
         worker = grid.worker
-        phone = worker.phone if worker.phone_encrypted else ""
-        out.append(Contact("grid_worker", "网格员", "Grid worker", worker.display_name or worker.username,
-                           (national_phone(phone) if staff else mask_phone(phone)) if phone else ""))
+        name = (worker.display_name or worker.username) if worker is not None else ""
+        phone = grid.duty_phone
+        if not phone and staff and worker is not None and worker.phone_encrypted:
+            phone = national_phone(worker.phone)
+        out.append(_contact("grid_worker", "网格员", "Grid worker", name, phone))
     if wanted.get("police", True) and community.police_contact:
-        text = community.police_contact
-        out.append(Contact("police", "社区民警", "Community police", text if staff else _mask_numbers(text)))
+        out.append(_contact("police", "社区民警", "Community police", community.police_contact))
     if wanted.get("property_manager", True) and (compound.property_contact or compound.property_company):
         text = " ".join(t for t in (compound.property_company, compound.property_contact) if t)
-        out.append(Contact("property_manager", "物业", "Property manager", text if staff else _mask_numbers(text)))
+        out.append(_contact("property_manager", "物业", "Property manager", text))
     return out
 
 

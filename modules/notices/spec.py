@@ -7,6 +7,8 @@ SPEC = ModuleSpec(
     name_en="Notices",
     description_zh="政策、资讯与社区通知",
     description_en="Policy and news items for residents",
+    promise_zh="阅读政策通知",
+    promise_en="read the notices",
     config_schema={
         "type": "object",
         "title": "政策宣传设置",

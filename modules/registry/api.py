@@ -56,7 +56,7 @@ class GridSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Grid
-        fields = ["id", "code", "name", "community", "worker"]
+        fields = ["id", "code", "name", "community", "worker", "duty_phone"]
 
 
 class CompoundSerializer(serializers.ModelSerializer):

@@ -83,7 +83,8 @@ def seed_places(*, admin, rng_seed: str) -> int:
                     grid_no += 1
                     code = f"G{c_code[1:]}{g_index:02d}"
                     owner = User.objects.filter(username="grid").first() if code == "G0101" else None
-                    grid = reg.create_grid(actor=admin, code=code, name=g_name, community=community, worker=owner)
+                    grid = reg.create_grid(actor=admin, code=code, name=g_name, community=community, worker=owner,
+                                           duty_phone=f"0477-851{grid_no:04d}")  # the grid's duty number
                     for x, compound_name in enumerate(compound_names[g_index - 1:g_index] or compound_names[:1]):
                         compound = reg.create_compound(
                             actor=admin, code=f"X{grid_no:02d}{x}", name=compound_name, grid=grid,

@@ -56,6 +56,9 @@ class Grid(models.Model):
     community = models.ForeignKey(Community, on_delete=models.PROTECT, related_name="grids")
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="owned_grids", help_text="the full-time grid worker who owns it")
+    # The grid's duty number, published to residents at the outdoor code (a work phone the district
+    # gives out, like the community police's; not the worker's own number, which stays personal).
+    duty_phone = models.CharField(max_length=40, blank=True, help_text="duty number residents may call")
 
     class Meta:
         ordering = ["code"]

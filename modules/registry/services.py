@@ -43,7 +43,7 @@ TEXT_FIELDS = {
     Department: (("name",), ("code",)),
     Street: (("name",), ("code",)),
     Community: (("name",), ("code", "police_contact")),
-    Grid: (("name",), ("code",)),
+    Grid: (("name",), ("code", "duty_phone")),
     Compound: (("name",), ("code", "property_company", "property_contact")),
     Building: ((), ("number",)),
     Household: ((), ("unit", "room")),
@@ -78,8 +78,9 @@ def create_community(*, actor, code: str, name: str, street: Street, police_cont
                    police_contact=police_contact)
 
 
-def create_grid(*, actor, code: str, name: str, community: Community, worker=None) -> Grid:
-    return _create(actor, Grid, "registry.grid.create", code=code, name=name, community=community, worker=worker)
+def create_grid(*, actor, code: str, name: str, community: Community, worker=None, duty_phone: str = "") -> Grid:
+    return _create(actor, Grid, "registry.grid.create", code=code, name=name, community=community, worker=worker,
+                   duty_phone=duty_phone)
 
 
 def create_compound(*, actor, code: str, name: str, grid: Grid, property_company: str = "",

@@ -128,3 +128,16 @@ def mask_phone(e164: str) -> str:
     if len(digits) >= 7:
         return f"{digits[:3]}****{digits[-4:]}"
     return "****"
+
+
+def record_access(*, actor, target, field: str, purpose: str = "") -> None:
+    """Record that ``actor`` was shown the whole value of a personal field of ``target`` (a case's
+    reporter phone shown to its handler): an audit entry ``personal.viewed``, in its own transaction
+    when the caller has none. Callers show the whole value only after this returned."""
+    from django.db import transaction
+
+    from kernel import audit
+
+    with transaction.atomic():
+        audit.record(actor=actor, action="personal.viewed", target=target,
+                     after={"field": field, **({"purpose": purpose} if purpose else {})})

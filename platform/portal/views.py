@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services import AuthError, request_code, verify_code
@@ -27,9 +28,33 @@ def media(request, path: str):
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
+def _promise(specs, english: bool) -> str:
+    """The home's welcome line, made of the enabled modules' promises (never one of a module that is off)."""
+    phrases = [s.promise_en if english else s.promise_zh for s in specs if (s.promise_en if english else s.promise_zh)]
+    if not phrases:
+        return ""
+    if english:
+        text = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+        return text[:1].upper() + text[1:] + "."
+    return "、".join(phrases) + "。"
+
+
+def _my_figures(request, specs) -> list:
+    """The signed-in person's own figures from the enabled modules (my points, my open cases)."""
+    from django.utils.module_loading import import_string
+
+    if not request.user.is_authenticated:
+        return []
+    return [figure for spec in specs if spec.me_figures for figure in import_string(spec.me_figures)(request.user)]
+
+
 def home(request):
-    district = connection.tenant
-    return render(request, "portal/home.html", {"modules": catalog.effective(district)})
+    """The district's home: what it offers (following its enabled modules), the person's own figures
+    when signed in, and the services as tiles."""
+    specs = catalog.effective(connection.tenant)
+    english = translation.get_language().startswith("en")
+    return render(request, "portal/home.html", {"modules": specs, "promise": _promise(specs, english),
+                                                "figures": _my_figures(request, specs)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -75,4 +100,7 @@ def sign_out(request):
 
 @login_required
 def me(request):
-    return render(request, "portal/me.html", {"assignments": RoleAssignment.objects.filter(user=request.user)})
+    """我的: the person's own figures, their services, their work (staff), and their account."""
+    specs = catalog.effective(connection.tenant)
+    return render(request, "portal/me.html", {"assignments": RoleAssignment.objects.filter(user=request.user),
+                                              "figures": _my_figures(request, specs)})

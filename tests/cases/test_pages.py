@@ -165,7 +165,8 @@ def test_bad_input_shows_the_error_with_400_and_saves_nothing(world, media):
                                                 "longitude": "10"})
     assert off_earth.status_code == 400
     assert cases_of(world) == []
-    assert [p for p in media.rglob("*") if p.is_file()] == []  # no stray file either
+    stored = [p for p in media.rglob("*") if p.is_file()]
+    assert all(p.parent.name == "pending" for p in stored)  # no stray file: only photos kept for the next try
 
 
 def test_anonymous_report_is_tracked_in_that_browser_only(world):
@@ -185,9 +186,9 @@ def test_anonymous_report_is_tracked_in_that_browser_only(world):
     stranger = client_for(world.district).get(f"/cases/{case.ref}/")
     assert stranger.status_code == 302 and stranger["Location"].startswith("/login/?next=")
     assert client_for(world.district, world.other_resident).get(f"/cases/{case.ref}/").status_code == 404
-    # the grid's worker sees it, with the reporter's number masked
-    staff_view = client_for(world.district, world.gw1).get(f"/cases/{case.pk}/").content.decode()
-    assert "139****5678" in staff_view and "13912345678" not in staff_view
+    # its handler (the grid's worker) may call back; others see the number masked (more: test_reporter_phone)
+    handler_view = client_for(world.district, world.gw1).get(f"/cases/{case.pk}/").content.decode()
+    assert 'href="tel:13912345678"' in handler_view
 
 
 def test_district_without_anonymous_reports_asks_to_sign_in(world):
@@ -438,7 +439,7 @@ def test_praise_from_an_outdoor_code(world):
     assert case.channel == "outdoor_praise" and case.household_id == world.places["h3"].pk
 
 
-def test_contact_page_masks_numbers_for_passers_by_and_calls_for_staff(world):
+def test_contact_page_gives_everyone_the_duty_numbers_to_call(world):
     from modules.registry.models import Community
 
     with tenant_context(world.district):
@@ -448,9 +449,9 @@ def test_contact_page_masks_numbers_for_passers_by_and_calls_for_staff(world):
     url = f"/cases/code/{outdoor.token}/contact/"
     passerby = client_for(world.district).get(url)
     html = passerby.content.decode()
-    assert passerby.status_code == 200 and "王警官" in html and "139****5678" in html
-    assert "13912345678" not in html and "tel:" not in html
-    assert f"/cases/code/{outdoor.token}/report/" in html  # offered instead
+    assert passerby.status_code == 200 and "王警官" in html and 'href="tel:+8613912345678"' in html
+    assert "****" not in html
+    assert f"/cases/code/{outdoor.token}/report/" in html  # offered as well
     staff = client_for(world.district, world.gw1).get(url).content.decode()
     assert 'href="tel:+8613912345678"' in staff
     resident = client_for(world.district, world.reporter).get(url).content.decode()  # lives there

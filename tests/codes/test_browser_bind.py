@@ -65,7 +65,8 @@ def test_scan_sign_in_and_bind_in_chromium(live_server_url, django_db_blocker):
                 assert "张三" in members and "李四" in members
                 page.goto(f"{server}/c/{outdoor}")  # the plate on the door, as a passer-by sees it
                 contacts = page.get_by_test_id("contacts").inner_text()
-                assert "网格员" in contacts and "139****2222" in contacts
+                assert "网格员" in contacts and "13911112222" not in contacts  # the worker's own phone stays private
+                assert page.locator('[data-testid="contacts"] a[href^="tel:+8613912345678"]').count() == 1
                 page.screenshot(path=str(ARTIFACTS / "codes-scan-outdoor.png"), full_page=True)
             with tenant_context(district):
                 user = get_user_model().objects.get(phone_index=blind_index(normalize_phone(PHONE), "phone"))

@@ -12,6 +12,8 @@ from tests.conftest import client_for
 pytestmark = pytest.mark.django_db
 
 FULL_NUMBERS = ("13912345678", "13812345678", "13911112222")
+PUBLISHED = ("13912345678", "13812345678")  # the police's and the property manager's duty numbers
+WORKER_OWN = "13911112222"  # the grid worker's own phone: personal
 
 
 def page(place, user, token):
@@ -52,16 +54,15 @@ def module_actions():
         _actions[kind].update(actions)
 
 
-def test_a_passer_by_at_the_outdoor_code_sees_praise_report_and_masked_contacts(place, codes, module_actions):
+def test_a_passer_by_at_the_outdoor_code_sees_praise_report_and_the_duty_numbers(place, codes, module_actions):
     html = page(place, None, codes["h1_outdoor"].token)
     assert viewer(html) == "passerby"
     assert place.h1.address in html
     assert 'data-action="report"' in html and 'data-action="praise"' in html  # kangbashi has cases and points
-    assert 'data-contact="grid_worker"' in html and "李强" in html and "139****2222" in html
-    assert 'data-contact="police"' in html and "王警官 139****5678" in html
-    assert 'data-contact="property_manager"' in html and "安居物业 李经理 138****5678" in html
-    for number in FULL_NUMBERS:
-        assert number not in html
+    assert 'data-contact="grid_worker"' in html and "李强" in html
+    assert 'data-contact="police"' in html and "王警官" in html and 'href="tel:+8613912345678"' in html
+    assert 'data-contact="property_manager"' in html and "安居物业 李经理" in html and 'href="tel:+8613812345678"' in html
+    assert WORKER_OWN not in html and "****" not in html  # published numbers whole; the worker's own not at all
     assert "张三" not in html and "李四" not in html  # who lives there is not for passers-by
     assert 'data-action="manage"' not in html
 
@@ -69,7 +70,8 @@ def test_a_passer_by_at_the_outdoor_code_sees_praise_report_and_masked_contacts(
 def test_staff_at_the_outdoor_code_see_the_numbers_in_full(place, codes):
     html = page(place, place.worker, codes["h1_outdoor"].token)
     assert viewer(html) == "staff"
-    assert "13912345678" in html and "13812345678" in html and 'href="tel:13911112222"' in html
+    assert 'href="tel:+8613912345678"' in html and 'href="tel:+8613812345678"' in html
+    assert 'href="tel:+8613911112222"' in html  # no duty number for the grid: staff get the worker's own
     assert 'data-action="manage"' in html
 
 
@@ -175,7 +177,7 @@ def test_the_scan_api_for_apps(place, codes, module_actions):
     assert data["target"]["address"] == place.h1.address
     assert {a["key"] for a in data["actions"]} == {"report", "praise", "contact"}
     assert {c["role"] for c in data["contacts"]} == {"grid_worker", "police", "property_manager"}
-    assert all(n not in str(data) for n in FULL_NUMBERS)
+    assert all(n in str(data) for n in PUBLISHED) and WORKER_OWN not in str(data)
     mine = client_for(place.district, place.head_user, token=True).get(f"/api/v1/codes/scan/{codes['h1'].token}/")
     assert mine.json()["viewer"] == "owner" and "invite" in {a["key"] for a in mine.json()["actions"]}
     missing = anonymous.get("/api/v1/codes/scan/AAAAAAAAAAAAAAAAAAAAAA/")

@@ -47,11 +47,12 @@ def fill(route: str, ids: dict) -> str:
 
 
 CSRF = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")  # a masked CSRF token
-IDEMPOTENCY = re.compile(rb'name="idempotency_key" value="[^"]*"')
+IDEMPOTENCY = re.compile(rb'name="(?:idempotency_key|upload_token)" value="[^"]*"')
 
 
 def normalized(content: bytes) -> bytes:
-    # Each client has its own CSRF token, and each form render its own idempotency key; nothing else may differ.
+    # Each client has its own CSRF token, and each form render its own idempotency key and upload token;
+    # nothing else may differ.
     return IDEMPOTENCY.sub(b"idempotency", CSRF.sub(b"csrf", content))
 
 

@@ -75,6 +75,20 @@ def require_handler(user, case: Case, action: str) -> None:
     raise NotAllowed(_("Only the case's handler or its supervisors may %(action)s it.") % {"action": action})
 
 
+def reporter_contact(*, actor, case: Case) -> tuple[str, bool]:
+    """The phone an anonymous reporter left "so the handler can call back", for ``actor``: whole (and
+    recorded as access to personal data) for the case's handler (``is_handler``), masked for everyone
+    else. Returns (number, whole); ("", False) when the reporter left none."""
+    if not case.reporter_contact_encrypted:
+        return "", False
+    if not is_handler(actor, case):
+        return case.reporter_contact_masked, False
+    from kernel.personal import decrypt, national_phone, record_access
+
+    record_access(actor=_user(actor), target=case, field="reporter_contact", purpose="call back the reporter")
+    return national_phone(decrypt(case.reporter_contact_encrypted)), True
+
+
 def _may_accept(user, case: Case) -> bool:
     """A submitted, unassigned case that is not in the pool: its unit's staff; an assigned case: the
     assignee (or a district admin)."""

@@ -286,13 +286,15 @@ def _repeat(existing: Case, user, integration, request_fingerprint: str) -> Case
     return idempotency.mark(existing, created=False)
 
 
-def submit_case_with_files(*, actor, files=(), max_files: int | None = None, **values) -> Case:
+def submit_case_with_files(*, actor, files=(), prepared=None, max_files: int | None = None, **values) -> Case:
     """``submit_case`` with the reporter's photos or video, as the page and the API both send it. The
     files are checked before anything is written; the case and its files are stored in one
     transaction (a file that cannot be stored undoes the case, and leaves no stray file). A retried
     submission (the same idempotency key: the API's Idempotency-Key, the page form's token) returns the
-    first case with its first files and stores nothing new."""
-    prepared = uploads.prepare(files, max_files=max_files or uploads.MAX_FILES) if files else []
+    first case with its first files and stores nothing new. ``prepared``: files already checked
+    (``uploads.prepare``; the report page's kept photos with the new ones) instead of ``files``."""
+    if prepared is None:
+        prepared = uploads.prepare(files, max_files=max_files or uploads.MAX_FILES) if files else []
     with uploads.atomic():
         case = submit_case(actor=actor, **values)
         if prepared and idempotency.created(case):
