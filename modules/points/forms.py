@@ -1,7 +1,7 @@
 """Parsing the staff pages' forms and uploads into what the services take: signed points from a
 magnitude and the rule's direction, a rule's fields from the rulebook form, an evidence file checked by
 its content (photos re-encoded without their location and camera data), and a list of ID numbers
-from an .xlsx or .csv file (read by ``batch_files``; any bad row refuses the list, naming the row and
+from an .xlsx or .csv file (read by ``batches.files``; any bad row refuses the list, naming the row and
 never echoing the number)."""
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def evidence_file(upload) -> ContentFile | None:
 # --- lists of ID numbers ----------------------------------------------------------------------------
 
 def read_id_numbers(upload) -> list[str]:
-    """The valid ID numbers of an uploaded list (.xlsx or .csv, read by ``batch_files``, the API's
+    """The valid ID numbers of an uploaded list (.xlsx or .csv, read by ``batches.files``, the API's
     reader). Unlike the API, the page refuses a list with any wrong row: nothing is created, and the
     rows are named with what is wrong (never the number itself)."""
     from modules.points.batches import files as batch_files

@@ -13,7 +13,7 @@ def figures(user) -> list[MeFigure]:
     resident = Resident.objects.filter(user=user).values_list("pk", flat=True).first()
     if resident is None:
         return []  # not bound to a household: the points page says how to bind
-    from modules.points.selectors import balances
+    from modules.points.ledger.selectors import balances
 
     civic = balances(resident).get("civic", 0)
     return [MeFigure("points", "我的积分", "My points", civic, reverse("points:home"))]

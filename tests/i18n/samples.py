@@ -25,7 +25,7 @@ def seed_samples(district) -> dict:
     from django.contrib.auth import get_user_model
 
     from modules.codes import services as codes
-    from modules.points.selectors_benefits import issue_token
+    from modules.points.benefits.selectors import issue_token
 
     User = get_user_model()
     admin, resident_user = User.objects.get(username="admin"), User.objects.get(username="resident")

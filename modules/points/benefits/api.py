@@ -1,6 +1,6 @@
 """The benefits API (under /api/v1/points/): a resident's benefits, the public honour list, the
 provider's check of a personal code and the record of a use, and the administrator's providers,
-staff and benefits. Thin views over ``benefits`` (writes) and ``selectors_benefits`` (reads); errors
+staff and benefits. Thin views over ``benefits.services`` (writes) and ``benefits.selectors`` (reads); errors
 come out in the one error shape, lists are paginated."""
 from __future__ import annotations
 
