@@ -35,6 +35,7 @@ from modules.cases.services.handling import (  # noqa: F401
     reject_case,
     reopen_case,
     reopen_until,
+    reporter_contact,
     require_handler,
     resolve_case,
     start_case,
