@@ -41,7 +41,8 @@ def seed_district(slug: str, *, residents: int = 20, ledger: bool = True) -> Dis
     from rest_framework.authtoken.models import Token
 
     from accounts.services import create_user
-    from console.demo import DEMO_PASSWORD, DISTRICTS, logo_png, seed_people
+    from console.demo import DISTRICTS, logo_png, seed_people
+    from kernel.demo import DEMO_PASSWORD
     from kernel.roles import Role
     from kernel.services import assign_role
     from tenants.services import AdminSpec, create_district, update_branding

@@ -90,7 +90,10 @@ class CaseSerializer(BoundOnce):
     media_url = serializers.CharField(help_text="a link to a photo the reporter gave elsewhere (Open311); not fetched")
     latitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
     longitude = serializers.DecimalField(max_digits=9, decimal_places=6, allow_null=True)
-    reporter_contact = serializers.CharField(source="reporter_contact_masked")
+    reporter_contact = serializers.CharField(
+        source="reporter_contact_masked", help_text=(
+            "the phone an anonymous reporter left, masked (139****5678); a case's detail shows it whole "
+            "to the case's handler"))
     external_id = serializers.CharField()
     assign_mode = serializers.CharField()
     assignee = serializers.CharField(source="assignee.username", default=None, allow_null=True)
@@ -134,11 +137,24 @@ class ParticipantSerializer(serializers.ModelSerializer):
         fields = ["kind", "user", "department_code", "added_at"]
 
 
+REPORTER_CONTACT_DETAIL = (
+    "the phone an anonymous reporter left: whole (13912345678) for the case's handler (its assignee or "
+    "who supervises it), and that view is recorded as access to personal data; masked (139****5678) for "
+    "everyone else; empty when none was left")
+
+
 class CaseDetailSerializer(CaseSerializer):
+    reporter_contact = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     actions = serializers.SerializerMethodField()
     participants = ParticipantSerializer(many=True, read_only=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
+
+    @extend_schema_field(serializers.CharField(help_text=REPORTER_CONTACT_DETAIL))
+    def get_reporter_contact(self, obj) -> str:
+        """The one rule (services.reporter_contact), which records the handler's view."""
+        request = self.context.get("request")
+        return services.reporter_contact(actor=request.user if request else None, case=obj)[0]
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, obj) -> list[dict]:

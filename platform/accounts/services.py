@@ -144,32 +144,37 @@ def _scope(scope: str) -> tuple[str, str]:
     return kind.strip(), code.strip()
 
 
-def grant_role(*, actor, user, role: str, scope: str = ScopeKind.DISTRICT):
-    """Give ``user`` a role in a scope picked from the district's places ("grid:G0101"): the place must
-    exist in the registry (a typed code that matches nothing is refused), then the kernel's rules for
-    which scope fits which role apply (``kernel.services.assign_role``)."""
+def grant_role(*, actor, user, role: str, scope: str = ScopeKind.DISTRICT, scope_kind: str | None = None,
+               scope_code: str = ""):
+    """Give ``user`` a role in a scope picked from the district's places ("grid:G0101", or ``scope_kind``
+    and ``scope_code`` as the API sends them): the place must exist in the registry (a typed code that
+    matches nothing is refused), then the kernel's rules for which scope fits which role apply
+    (``kernel.services.assign_role``). Every role an administrator gives (the users page and the users
+    API) comes through here; ``assign_role`` alone is for the system (provisioning, seeds), which may
+    name a place before the registry has it."""
     from kernel.errors import DomainError
     from kernel.services import assign_role
     from modules.registry.selectors import place_exists
 
-    kind, code = _scope(scope)
+    field = "scope" if scope_kind is None else "scope_code"
+    kind, code = _scope(scope) if scope_kind is None else (scope_kind.strip(), (scope_code or "").strip())
     if kind not in ScopeKind.values:
-        raise DomainError(_("Choose the scope from the list."), fields={"scope": [_("Choose the scope from the list.")]})
-    if kind != ScopeKind.DISTRICT and not place_exists(kind, code):
+        raise DomainError(_("Choose the scope from the list."), fields={field: [_("Choose the scope from the list.")]})
+    if kind != ScopeKind.DISTRICT and code and not place_exists(kind, code):
         raise DomainError(_("There is no %(kind)s %(code)s in this district.") % {"kind": ScopeKind(kind).label, "code": code},
-                          fields={"scope": [_("Choose a place that exists in this district.")]})
+                          fields={field: [_("Choose a place that exists in this district.")]})
     return assign_role(actor=actor, user=user, role=role, scope_kind=kind, scope_code=code)
 
 
 def add_user(*, actor, username: str, password: str | None = None, display_name: str = "", phone: str | None = None,
-             role: str = "", scope: str = ScopeKind.DISTRICT):
+             role: str = "", scope: str = ScopeKind.DISTRICT, scope_kind: str | None = None, scope_code: str = ""):
     """A new district user with at most one role: none unless one is chosen (least privilege). The user
-    and the role are saved together or not at all."""
+    and the role are saved together or not at all; the scope as ``grant_role`` takes it."""
     with transaction.atomic():
         user = create_user(actor=actor, username=username, password=password, display_name=display_name,
                            phone=phone)
         if role:
-            grant_role(actor=actor, user=user, role=role, scope=scope)
+            grant_role(actor=actor, user=user, role=role, scope=scope, scope_kind=scope_kind, scope_code=scope_code)
     return user
 
 

@@ -17,13 +17,12 @@ from django.utils.module_loading import import_string
 from django_tenants.utils import tenant_context
 
 from accounts.services import create_user
+from kernel.demo import DEMO_PASSWORD
 from kernel.roles import Role, ScopeKind
 from kernel.services import assign_role, update_module_config
 from modules.catalog import catalog
 from tenants.models import District, Domain
 from tenants.services import AdminSpec, Branding, create_district, update_branding
-
-DEMO_PASSWORD = "mashang-demo"
 
 DISTRICTS = [
     {

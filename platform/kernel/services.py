@@ -126,6 +126,10 @@ SCOPES_FOR_ROLE = {
 
 
 def assign_role(*, actor, user, role: str, scope_kind: str = ScopeKind.DISTRICT, scope_code: str = "") -> RoleAssignment:
+    """Which scope fits which role, and the assignment. It does not look the place up (the kernel sits
+    below the registry, and provisioning and seeds name places the registry gets later): a role an
+    administrator gives, on the users page or through the API, goes through
+    ``accounts.services.grant_role``, which checks that the place exists first."""
     if role not in Role.values:
         raise DomainError(_("Unknown role %(r)s.") % {"r": role}, fields={"role": [_("Unknown role.")]})
     allowed = SCOPES_FOR_ROLE[Role(role)]

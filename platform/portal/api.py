@@ -19,7 +19,8 @@ from rest_framework.views import APIView
 
 from accounts.services import (
     AuthError,
-    create_user,
+    add_user,
+    grant_role,
     issue_token,
     password_sign_in,
     request_code,
@@ -32,7 +33,7 @@ from kernel.models import AuditEntry, ModuleConfig, RoleAssignment
 from kernel.permissions import HasRole
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import config_versions, module_config, roles_of
-from kernel.services import assign_role, restore_module_config, revoke_role, update_module_config
+from kernel.services import restore_module_config, revoke_role, update_module_config
 from modules.catalog import catalog
 from tenants.services import disable_module, enable_module, set_modules, update_branding
 
@@ -432,17 +433,14 @@ class UserListView(generics.ListAPIView):
 
     @extend_schema(request=NewUserSerializer, responses={201: UserSerializer}, summary="Add a staff user with a role")
     def post(self, request):
-        from django.db import transaction
-
         data = NewUserSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         try:
-            with transaction.atomic():  # user and role together or not at all
-                user = create_user(actor=request.user, username=v["username"], password=v.get("password"),
-                                   display_name=v["display_name"], phone=v.get("phone"))
-                assign_role(actor=request.user, user=user, role=v["role"], scope_kind=v["scope_kind"],
-                            scope_code=v["scope_code"])
+            # user and role together or not at all; the place must exist (the users page's one rule)
+            user = add_user(actor=request.user, username=v["username"], password=v.get("password"),
+                            display_name=v["display_name"], phone=v.get("phone"), role=v["role"],
+                            scope_kind=v["scope_kind"], scope_code=v["scope_code"])
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else
                                               {"phone": exc.messages})
@@ -457,7 +455,9 @@ class UserRolesView(APIView):
         user = get_object_or_404(get_user_model(), pk=user_id)
         data = RoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = assign_role(actor=request.user, user=user, **data.validated_data)
+        v = data.validated_data
+        row = grant_role(actor=request.user, user=user, role=v["role"], scope_kind=v.get("scope_kind", ScopeKind.DISTRICT),
+                         scope_code=v.get("scope_code", ""))
         return Response(RoleSerializer(row).data, status=status.HTTP_201_CREATED)
 
 

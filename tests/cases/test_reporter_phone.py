@@ -57,3 +57,26 @@ def test_the_rule_is_the_services_one(world):
         assert services.reporter_contact(actor=None, case=case) == ("139****5678", False)
         assert services.reporter_contact(actor=world.admin, case=case) == (PHONE, True)  # supervises: a handler
     connection.set_schema_to_public()
+
+
+def test_the_api_detail_follows_the_same_rule_and_lists_stay_masked(world):
+    case = _anonymous_case(world)
+    handler, other = client_for(world.district, world.gw1), client_for(world.district, world.gw1b)
+    listed = handler.get("/api/v1/cases/").json()["results"]
+    assert [c["reporter_contact"] for c in listed if c["id"] == case.pk] == ["139****5678"]
+    assert _viewed(world, case, world.gw1) == []  # a list shows no one the whole number
+    seen = other.get(f"/api/v1/cases/{case.pk}/")
+    assert seen.status_code == 200 and seen.json()["reporter_contact"] == "139****5678"
+    assert _viewed(world, case, world.gw1b) == []
+    detail = handler.get(f"/api/v1/cases/{case.pk}/")
+    assert detail.status_code == 200 and detail.json()["reporter_contact"] == PHONE
+    assert _viewed(world, case, world.gw1) == [{"field": "reporter_contact", "purpose": "call back the reporter"}]
+
+
+def test_the_api_schema_says_when_the_number_is_whole(world):
+    doc = client_for(world.district).get("/api/schema/?format=json").json()
+    schemas = doc["components"]["schemas"]
+    detail = schemas["CaseDetail"]["properties"]["reporter_contact"]
+    listed = schemas["Case"]["properties"]["reporter_contact"]
+    assert detail["type"] == "string" and "whole" in detail["description"] and "handler" in detail["description"]
+    assert "recorded" in detail["description"] and "masked" in listed["description"]

@@ -157,6 +157,7 @@ def test_full_lifecycle_and_timeline(in_district):
     assert topics("cases.bad_rating") == []
     verified = topics("cases.verified_report")[0]
     assert verified["reporter_user_id"] == w.reporter.pk and verified["offender_household_id"] is None
+    assert verified["ref"] == case.ref  # what points shows the resident: the reference, never the id
 
 
 @pytest.mark.parametrize("status,action", [

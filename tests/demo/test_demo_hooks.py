@@ -1,6 +1,8 @@
 """Modules own their demo: the console calls each enabled module's ``ModuleSpec.demo`` hook in
 dependency order and skips modules without one; every hook seeds once (a second run adds nothing)."""
+import ast
 import dataclasses
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -84,3 +86,17 @@ def test_console_calls_hooks_in_dependency_order_and_skips_modules_without_one(k
             assert called.index(dep) < called.index(key), (dep, key)
     assert {(slug, user, seed) for _key, slug, user, seed in calls} == {("kangbashi", "admin", "kangbashi")}
     assert sorted(lines) == sorted(f"{key} signs in" for key in called if key != "notices")
+
+
+def test_no_module_imports_the_console():
+    """The console calls the modules' demo hooks; a module (its demo included) never imports the
+    console back: what both need (the demo password) lives in the kernel (``kernel.demo``)."""
+    root = Path(__file__).resolve().parents[2] / "modules"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [f"{path.relative_to(root)}:{node.lineno} {n}" for n in names
+                      if n == "console" or n.startswith("console.")]
+    assert found == []

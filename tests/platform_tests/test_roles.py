@@ -10,6 +10,7 @@ from kernel.roles import GRID_WORKERS, Role
 from kernel.services import assign_role, revoke_role
 from modules.notices.models import Notice
 from tests.conftest import admin_of, client_for, make_user
+from tests.registry.test_places import build_places
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +85,7 @@ def test_role_scope_rules_and_last_admin(kangbashi):
 
 
 def test_admin_adds_a_grid_worker_through_the_api(kangbashi):
+    build_places(kangbashi)  # the grid G0101 the role is given on
     client = client_for(kangbashi, admin_of(kangbashi))
     response = client.post("/api/v1/settings/users/", {
         "username": "gw1", "display_name": "李强", "password": "grid-pass-123", "phone": "13700001111",
@@ -106,6 +108,35 @@ def test_admin_adds_a_grid_worker_through_the_api(kangbashi):
         assert AuditEntry.objects.filter(action="role.assign", target_id=str(body["id"])).exists()
     removed = client.delete(f"/api/v1/settings/users/{body['id']}/roles/{body['roles'][0]['id']}/")
     assert removed.status_code == 204
+
+
+def test_the_api_gives_roles_only_on_places_the_district_has(kangbashi):
+    """The users page's rule (accounts.services.grant_role) holds for the API: a typed scope code that
+    names no place of the district is refused, and nothing is half-saved."""
+    build_places(kangbashi)
+    client = client_for(kangbashi, admin_of(kangbashi))
+    typed = client.post("/api/v1/settings/users/", {"username": "gw9", "role": "grid_worker",
+                                                    "scope_kind": "grid", "scope_code": "G9999"}, format="json")
+    assert typed.status_code == 400 and "G9999" in typed.json()["error"]["message"]
+    assert "scope_code" in typed.json()["error"]["fields"]
+    made = client.post("/api/v1/settings/users/", {"username": "cs9", "role": "community_staff",
+                                                   "scope_kind": "community", "scope_code": "C01"}, format="json")
+    assert made.status_code == 201, made.json()
+    roles_url = f"/api/v1/settings/users/{made.json()['id']}/roles/"
+    elsewhere = client.post(roles_url, {"role": "community_staff", "scope_kind": "community", "scope_code": "C99"},
+                            format="json")
+    assert elsewhere.status_code == 400 and "scope_code" in elsewhere.json()["error"]["fields"]
+    no_code = client.post(roles_url, {"role": "grid_worker", "scope_kind": "grid", "scope_code": ""}, format="json")
+    assert no_code.status_code == 400
+    given = client.post(roles_url, {"role": "grid_worker", "scope_kind": "grid", "scope_code": "G0102"}, format="json")
+    assert given.status_code == 201 and given.json()["scope_code"] == "G0102"
+    with tenant_context(kangbashi):
+        from django.contrib.auth import get_user_model
+
+        assert not get_user_model().objects.filter(username="gw9").exists()
+        assert sorted(RoleAssignment.objects.filter(user__username="cs9").values_list("scope_code", flat=True)) == [
+            "C01", "G0102"]
+    connection.set_schema_to_public()
 
 
 def test_district_admin_runs_the_django_admin_of_their_district_only(kangbashi, laixi):

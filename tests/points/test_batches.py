@@ -206,6 +206,26 @@ def test_a_failed_batch_says_so_and_starts_again_where_it_stopped(in_district, m
         batches.retry_batch(actor=w.staff, batch=batch, background=False)
 
 
+def test_retry_batch_enforces_the_rule_the_page_asks(in_district, monkeypatch):
+    """One rule: the service raises whatever ``selectors.retry_refusal`` says, so a change to the rule
+    (here: nobody may start a batch again) reaches the service and the page alike."""
+    w = in_district
+    set_points_config(batch_needs_committee=False)
+    batch = batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="x", resident_ids=[w.r1.pk])
+    Batch.objects.filter(pk=batch.pk).update(status="failed", error="RuntimeError")
+    asked = []
+
+    def nobody(user, b):
+        asked.append((user.pk, b.status))
+        return Conflict("closed for the day", code="closed")
+
+    monkeypatch.setattr(batch_selectors, "retry_refusal", nobody)
+    with pytest.raises(Conflict) as refused:
+        batches.retry_batch(actor=w.staff, batch=batch, background=False)
+    assert refused.value.code == "closed" and asked == [(w.staff.pk, "failed")]
+    assert Batch.objects.get(pk=batch.pk).status == "failed"
+
+
 def test_a_stalled_batch_is_found_for_the_periodic_resume(in_district):
     w = in_district
     set_points_config(batch_needs_committee=False)

@@ -472,7 +472,7 @@ def test_two_taps_on_two_phones_cannot_both_pass_a_limit(django_db_blocker):
 def test_the_demo_seeds_providers_a_provider_account_and_opt_ins_once(pw):
     from django.contrib.auth import get_user_model
 
-    from console.demo import DEMO_PASSWORD
+    from kernel.demo import DEMO_PASSWORD
     from modules.points.demo.benefits import seed_benefits
 
     w = pw

@@ -121,6 +121,30 @@ def test_through_the_outbox_each_event_is_handled_once(in_district):
     assert points_of(w.r1) == 2 and points_of(w.r3) == -2 and Entry.objects.count() == 2
 
 
+def test_a_resolved_case_is_credited_under_its_reference_never_its_internal_id(in_district):
+    """The reporter reads the case's reference (KAN-…) on the posting, from the event cases publishes."""
+    from modules.cases import services as cases
+
+    w = in_district
+    case = cases.submit_case(actor=w.res_user, channel="snap", category="corridor_clutter", title="楼道堆物",
+                             household=w.places["h1"])
+    case = cases.accept_case(actor=case.assignee, case=case)
+    case = cases.start_case(actor=case.assignee, case=case)
+    case = cases.resolve_case(actor=case.assignee, case=case, result="已清理")
+    relay_pending()
+    entry = Entry.objects.select_related("rule_version").get(source_kind="case", source_id=case.pk, resident=w.r1)
+    assert entry.reason == f"{entry.rule_version.name_zh} (case {case.ref}, verified)"
+
+
+def test_an_event_without_a_reference_names_no_case(in_district):
+    w = in_district
+    reports.award_verified_report(payload=payload(w, 4242))
+    entry = Entry.objects.select_related("rule_version").get(source_id=4242)
+    assert entry.reason == f"{entry.rule_version.name_zh} (a report, verified)" and "4242" not in entry.reason
+    reports.award_verified_report(payload={**payload(w, 4243), "ref": "KAN-20261207-0007"})
+    assert "(case KAN-20261207-0007, verified)" in Entry.objects.get(source_id=4243).reason
+
+
 def test_a_district_with_points_off_skips_the_handler(dongsheng):
     with tenant_context(dongsheng):
         with transaction.atomic():

@@ -223,7 +223,7 @@ def resolve_case(*, actor, case: Case, result: str, verified: bool = True, now=N
                                           "duplicate_ids": duplicate_ids})
         if verified and case.channel in VERIFIABLE_CHANNELS and case.follow_up_of_id is None:  # counted once
             events.publish("cases.verified_report", {
-                "case_id": case.pk, "channel": case.channel, "category": case.category.code,
+                "case_id": case.pk, "ref": case.ref, "channel": case.channel, "category": case.category.code,
                 "reporter_user_id": case.reporter_id, "reporter_household_id": case.reporter_household_id,
                 "offender_household_id": case.household_id if case.channel == Case.Channel.OUTDOOR_REPORT else None,
                 "praised_household_id": case.household_id if case.channel == Case.Channel.OUTDOOR_PRAISE else None,

@@ -30,6 +30,7 @@ from kernel.personal import blind_index, normalize_id_number
 from kernel.roles import Role, ScopeKind
 from kernel.selectors import roles_of
 from kernel.text import clean_text
+from modules.points.batches import selectors as batch_selectors
 from modules.points.ledger import services
 from modules.points.models import (
     EVIDENCE_MAX,
@@ -261,14 +262,14 @@ def reject_batch(batch: Batch, *, reason: str) -> None:
 
 
 def retry_batch(*, actor, batch: Batch, background: bool = True) -> Batch:
-    """Start a failed batch again; it continues after the last committed chunk."""
+    """Start a failed batch again; it continues after the last committed chunk. Who may, and when:
+    ``selectors.retry_refusal``, the one rule the page also asks."""
     user = services._user(actor)
     with transaction.atomic():
         batch = Batch.objects.select_for_update().get(pk=batch.pk)
-        if not user or (batch.created_by_id != user.pk and not has_role(user, Role.DISTRICT_ADMIN)):
-            raise NotAllowed(_("Only who made the batch (or the administrator) may start it again."))
-        if batch.status != Batch.Status.FAILED:
-            raise Conflict(_("Only a failed batch is started again."), code="wrong_status")
+        refusal = batch_selectors.retry_refusal(user, batch)
+        if refusal is not None:
+            raise refusal
         batch.status, batch.error = Batch.Status.QUEUED, ""
         batch.save(update_fields=["status", "error", "updated_at"])
         audit.record(actor=user, action="points.batch.retry", target=batch, after={"done": batch.progress_done})

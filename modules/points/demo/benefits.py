@@ -71,7 +71,7 @@ def _catalogue(rng_seed: str) -> list:
 
 def seed_benefits(admin, *, rng_seed: str) -> None:
     from accounts.services import create_user
-    from console.demo import DEMO_PASSWORD
+    from kernel.demo import DEMO_PASSWORD
     from kernel.errors import DomainError
     from modules.points.benefits import selectors as sel
     from modules.points.benefits import services as benefits

@@ -172,7 +172,7 @@ def seed_points(admin, *, rng_seed: str) -> None:
 def committee_members(admin, quorum: int) -> list:
     """The demo's committee: "committee" and, where the quorum needs more members, colleagues."""
     from accounts.services import create_user
-    from console.demo import DEMO_PASSWORD
+    from kernel.demo import DEMO_PASSWORD
     from kernel.roles import Role
     from kernel.services import assign_role
 

@@ -65,13 +65,21 @@ def _plan(payload: dict, households: dict, heads_only: bool) -> list[tuple[str, 
     return plan
 
 
+def _verified_reason(version: RuleVersion, ref: str) -> str:
+    """What the resident reads on the posting: the rule and the case's reference (an event from before
+    the reference was published names no case rather than its internal id)."""
+    if ref:
+        return _("%(rule)s (case %(case)s, verified)") % {"rule": version.name_zh, "case": ref}
+    return _("%(rule)s (a report, verified)") % {"rule": version.name_zh}
+
+
 def award_verified_report(*, payload: dict) -> dict:
     """``cases.verified_report``: the reporter +, the reported household's members −, the praised
     household's members +, under the rules the case's category maps to. Idempotent per case, side and
     person. Returns how many were posted, proposed (the rule needs the committee) and skipped (a rule
     check refused it: over the cap, not in force, material points off)."""
     case_id = int(payload["case_id"])
-    ref = str(payload.get("ref") or case_id)  # the case's reference (KAN-20261207-0007) where the event has it
+    ref = str(payload.get("ref") or "")  # the case's reference (KAN-20261207-0007); never its internal id
     category = str(payload.get("category") or "")
     cfg = config()
     day = local_today()
@@ -100,7 +108,7 @@ def award_verified_report(*, payload: dict) -> dict:
                     made = post_or_propose(
                         actor=None, resident=residents[resident_id], rule=version, automatic=automatic,
                         points=version.default_points * version.sign, occurred_on=day, evidence=f"case:{case_id}",
-                        reason=_("%(rule)s (case %(case)s, verified)") % {"rule": version.name_zh, "case": ref})
+                        reason=_verified_reason(version, ref))
             except DomainError as exc:  # a rule check refused it: nothing posted or proposed
                 log.info("automatic points skipped", extra={"case": case_id, "code": exc.code})
                 done["skipped"] += 1

@@ -2,13 +2,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from console.demo import (
-    DEMO_PASSWORD,
     DISTRICTS,
     PEOPLE,
     RESIDENT_PHONES,
     ensure_platform_staff,
     seed_district,
 )
+from kernel.demo import DEMO_PASSWORD
 
 
 class Command(BaseCommand):
