@@ -125,6 +125,7 @@ SPEC = ModuleSpec(
         "points.post": ("记入积分台账", "Points posted"),
         "points.reverse": ("冲正积分", "Points reversed"),
         "points.auto.verified_report": ("举报属实自动加分", "Points for a verified report"),
+        "points.auto.post": ("按规则自动记分", "Points posted by a rule automatically"),
         "points.appeal.file": ("居民提出申诉", "Appeal filed"),
         "points.appeal.uphold": ("申诉成立", "Appeal upheld"),
         "points.appeal.refuse": ("申诉不成立", "Appeal refused"),

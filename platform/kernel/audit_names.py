@@ -21,6 +21,7 @@ KERNEL_ACTIONS: dict[str, tuple[str, str]] = {
     "district.modules": ("开启或关闭模块", "Modules turned on or off"),
     "district.branding": ("修改品牌外观", "Branding changed"),
     "district.status": ("变更辖区状态", "District status changed"),
+    "personal.viewed": ("查看完整个人信息", "Personal data seen whole"),
 }
 
 _extra: dict[str, tuple[str, str]] = {}
