@@ -36,7 +36,7 @@ RESULTS = ["已现场核实并督促清理完毕，拍照留存。", "已联系�
            "已协调城管执法队到场处理，现场已恢复秩序。"]
 COMMENTS = {5: "处理很及时，谢谢网格员！", 4: "处理了，态度不错。", 3: "基本解决了。", 2: "拖得太久了。", 1: "没有真正解决。"}
 INTEGRATIONS = [("12345 政务服务便民热线", "hotline", "POST /api/v1/cases/intake/"),  # name, kind, how it calls
-                ("Open311 demo client", "open311", "POST /open311/v2/requests.json")]
+                ("Open311 演示客户端", "open311", "POST /open311/v2/requests.json")]
 
 
 def seed_demo(*, district, admin, rng_seed: str) -> list[str]:

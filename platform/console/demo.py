@@ -143,7 +143,7 @@ def seed_people(district: District, spec: dict, *, without: tuple[str, ...] = ()
     admin = User.objects.get(username="admin")
     for key, data in spec.get("config", {}).items():
         if not ModuleConfig.objects.filter(module_key=key).exists():
-            update_module_config(actor=admin, module_key=key, data=data, note="demo: rules of this district")
+            update_module_config(actor=admin, module_key=key, data=data, note="演示：本区的规则")
     for username, name, role, kind, code in PEOPLE:
         user = User.objects.filter(username=username).first()
         if user is None:

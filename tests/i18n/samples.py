@@ -56,6 +56,7 @@ def seed_samples(district) -> dict:
         "notice": _first("notices.Notice"),
         "ledger_job": _first("registry.ImportJob"),
         "finding": _first("registry.Finding"),
+        "audit_entry": _first("kernel.AuditEntry"),
         "modules": list(district.modules),
         "membership": household.memberships.filter(ended_at__isnull=True).exclude(resident=resident).first(),
     }
@@ -105,4 +106,6 @@ SAMPLES = {
     "registry:ledger-rejected": _pk("ledger_job"),
     "registry:finding-resolve": _pk("finding"),
     "portal:settings-config": lambda s: [{"key": key} for key in s["modules"]],
+    "portal:settings-module-off": lambda s: [{"key": key} for key in s["modules"] if key != "registry"],
+    "portal:settings-audit-entry": _pk("audit_entry"),
 }
