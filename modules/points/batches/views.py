@@ -56,6 +56,12 @@ def _batch_form_defaults() -> dict:
             "occurred_on": ledger.local_today().isoformat()}
 
 
+def _place_kinds(places: dict) -> list[tuple[str, str, list]]:
+    """(kind, its label, its (code, name) rows) for the form's two place selects."""
+    labels = {"street": _("Street"), "community": _("Community"), "grid": _("Grid"), "compound": _("Compound")}
+    return [(kind, labels.get(kind, kind), rows) for kind, rows in places.items()]
+
+
 def _batches_context(request, *, form: dict, errors: dict | None = None, row_errors=None) -> dict:
     page = Paginator(batch_selectors.batches_for(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     for b in page.object_list:
@@ -64,7 +70,8 @@ def _batches_context(request, *, form: dict, errors: dict | None = None, row_err
     return {"page": page, "batches": page.object_list, "form": form, "errors": errors or {},
             "place_code": form.get(f"place_{form.get('place_kind', '')}", ""),
             "row_errors": row_errors or [], "rules": _rule_options(selectors.rule_choices()),
-            "places": batch_selectors.place_choices(), "reason_max": REASON_MAX, "evidence_max": EVIDENCE_MAX,
+            "places": _place_kinds(batch_selectors.place_choices()),
+            "reason_max": REASON_MAX, "evidence_max": EVIDENCE_MAX,
             "max_mb": batch_files.MAX_BYTES // 2**20, "needs_committee": ledger.config().get(
                 "batch_needs_committee", True), "active": [str(s) for s in ACTIVE]}
 
