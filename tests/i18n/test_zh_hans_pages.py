@@ -60,13 +60,7 @@ SKIP = {
     "cases:settings": "category and department keys and the list's English column names in parentheses",
     "cases:settings-rlist-edit": "category keys in parentheses after each name (noise, parking …)",
     "cases:settings-rlist-version": "the list's English column names and category keys",
-    "portal:settings-audit": "the target's model label (accounts.user, points.benefituse) is shown raw",
-    "portal:settings-audit-entry": "the target's model label and true/false values shown raw",
-    "portal:settings-config": "points tiers' English names (name_en) and list values (policy, news) in the form",
-    "portal:settings-users": "role kinds and department keys (parttime, urban-mgmt) shown beside the names",
     "points:batches": "target scope kinds shown raw (community, compound, grid, street)",
-    "points:rules": "the rulebook's English rule names (name_en) and rule keys beside the Chinese",
-    "points:staff-rule": "a version's source (template zh-pages) shown raw",
     "registry:ledger": "the accepted column headers (fullname, idcard, mobile …) and English field names",
 }
 NOT_PAGES = re.compile(r"^cases-open311:")  # Open311 answers JSON/XML to machines, in its standard's words
