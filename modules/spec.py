@@ -47,7 +47,8 @@ class ModuleSpec:
     # JSON Schema (2020-12) of the module's configuration, with a ``default`` for every setting. The settings
     # page builds its form from it (portal.config_form): give every property a ``title`` in zh-Hans and a
     # ``title_en``, optionally ``description`` / ``description_en``, and for an enum of strings
-    # ``enum_titles`` / ``enum_titles_en`` ({value: label}). The validator ignores these words.
+    # ``enum_titles`` / ``enum_titles_en`` ({value: label}); an example value (a code, a prefix) goes in
+    # ``examples``, not in the words, so it shows as an identifier. The validator ignores these words.
     config_schema: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
     api_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /api/v1/<key>/
     portal_urls: str | None = None  # dotted module with ``urlpatterns``; mounted at /<key>/

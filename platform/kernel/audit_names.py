@@ -3,6 +3,9 @@ in its ``ModuleSpec.audit_actions``. Code that records an action elsewhere (a pl
 its names with ``register_audit_actions``."""
 from __future__ import annotations
 
+from django.apps import apps
+from django.utils.translation import gettext, pgettext
+
 from modules.catalog import catalog
 
 KERNEL_ACTIONS: dict[str, tuple[str, str]] = {
@@ -52,3 +55,14 @@ def action_choices(*, english: bool = False, seen=()) -> list[tuple[str, str]]:
     codes = set(names) | set(seen)
     rows = [(c, action_label(c, english=english)) for c in codes]
     return sorted(rows, key=lambda r: (r[0].split(".")[0], r[1]))
+
+
+def target_label(target_type: str) -> str:
+    """The name of an entry's target ("accounts.user" -> 用户 / user): the model's verbose name in the
+    active language (context "model", then the plain catalogue), or the label itself if it names no model."""
+    try:
+        name = str(apps.get_model(target_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return target_type
+    shown = pgettext("model", name)
+    return shown if shown != name else gettext(name)

@@ -48,17 +48,29 @@ class AuditFilter(django_filters.FilterSet):
 def _show(value) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, indent=1)
 
 
+def _is_data(value) -> bool:
+    """A recorded value as it was stored (a username, a code, a document as JSON): not words to translate.
+    Only yes / no and the dash of a missing value are the page's own words."""
+    return value is not None and not isinstance(value, bool)
+
+
+def _row(key: str, before, after) -> dict:
+    return {"key": key, "before": _show(before), "after": _show(after), "changed": before != after,
+            "before_is_data": _is_data(before), "after_is_data": _is_data(after)}
+
+
 def changes(before, after) -> list[dict]:
-    """One row per key of the before and after documents: {"key", "before", "after", "changed"}; a
-    document that is not a dict is one row."""
+    """One row per key of the before and after documents: {"key", "before", "after", "changed", and
+    whether each side is JSON data}; yes / no for a boolean; a document that is not a dict is one row."""
     if not isinstance(before, dict | None) or not isinstance(after, dict | None):
-        return [{"key": "", "before": _show(before), "after": _show(after), "changed": before != after}]
+        return [_row("", before, after)]
     before, after = before or {}, after or {}
     keys = list(before) + [k for k in after if k not in before]
-    return [{"key": k, "before": _show(before.get(k)), "after": _show(after.get(k)),
-             "changed": before.get(k) != after.get(k)} for k in keys]
+    return [_row(k, before.get(k), after.get(k)) for k in keys]

@@ -2,7 +2,8 @@
 from the posted form to a configuration document.
 
 The schema's own words label the form: ``title`` / ``description`` in zh-Hans, ``title_en`` /
-``description_en`` in English, ``enum_titles`` / ``enum_titles_en`` for the choices of an ``enum``.
+``description_en`` in English, ``enum_titles`` / ``enum_titles_en`` for the choices of an ``enum``;
+``examples`` (values, not words: codes, a prefix) are shown under the help as identifiers.
 What it renders: objects (as groups), booleans, integers, numbers, strings, enums, arrays of simple
 values (one per line, or check boxes for an enum), arrays of flat objects (a table with room for new
 rows). Anything else gets a small JSON box of its own. The posted document is checked by the kernel's
@@ -34,6 +35,7 @@ class Field:
     minimum: object = None
     maximum: object = None
     step: str = ""
+    examples: list = field(default_factory=list)  # the schema's ``examples``, as text shown as identifiers
 
     @property
     def input_name(self) -> str:
@@ -66,9 +68,19 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+def _examples(schema: dict) -> list[str]:
+    """The schema's examples as text; an example list gives its items (each a line of a lines field)."""
+    out = []
+    for value in schema.get("examples", []):
+        for v in value if isinstance(value, list) else [value]:
+            out.append(json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else _text(v))
+    return out
+
+
 def _field(name: str, key: str, schema: dict, value, english: bool) -> Field:
     label, help_text = _words(schema, key, english)
-    kind, f = _type(schema), Field(name=name, kind="json", label=label, help=help_text)
+    kind, f = _type(schema), Field(name=name, kind="json", label=label, help=help_text,
+                                   examples=_examples(schema))
     if "enum" in schema:
         f.kind, f.options, f.value = "enum", _options(schema, english), _text(value)
     elif kind == "object" and schema.get("properties"):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.services import add_user, grant_role
-from kernel.audit_names import action_label
+from kernel.audit_names import action_label, target_label
 from kernel.errors import DomainError
 from kernel.models import AuditEntry, RoleAssignment
 from kernel.permissions import role_required
@@ -179,11 +179,12 @@ def branding(request):
 
 # --- users and roles ------------------------------------------------------------------------------------
 
-def _scope_label(kind: str, code: str, names: dict) -> str:
+def _scope_label(kind: str, code: str, names: dict) -> tuple[str, str]:
+    """(the scope in words, the place's code shown beside it as an identifier, or "")."""
     if kind == ScopeKind.DISTRICT:
-        return str(ScopeKind.DISTRICT.label)
+        return str(ScopeKind.DISTRICT.label), ""
     name = names.get((kind, code))
-    return f"{ScopeKind(kind).label} · {name} ({code})" if name else f"{ScopeKind(kind).label} · {code}"
+    return (f"{ScopeKind(kind).label} · {name}", code) if name else (str(ScopeKind(kind).label), code)
 
 
 @admin_only
@@ -223,8 +224,10 @@ def users(request):
                 .distinct().prefetch_related("role_assignments").order_by("username"))
     names = place_names((a.scope_kind, a.scope_code) for u in rows for a in u.role_assignments.all())
     for u in rows:
-        u.roles_shown = [{"pk": a.pk, "role": a.get_role_display(),
-                          "scope": _scope_label(a.scope_kind, a.scope_code, names)} for a in u.role_assignments.all()]
+        u.roles_shown = []
+        for a in u.role_assignments.all():
+            scope, code = _scope_label(a.scope_kind, a.scope_code, names)
+            u.roles_shown.append({"pk": a.pk, "role": a.get_role_display(), "scope": scope, "code": code})
     return render(request, "portal/settings_users.html", {
         "tab": "users", "users": rows, "roles": Role.choices, "places": place_tree(), "form": form, "errors": errors,
         "resident_count": RoleAssignment.objects.filter(role=Role.RESIDENT).values("user").distinct().count(),
@@ -241,6 +244,7 @@ def audit(request):
     page = Paginator(entries.select_related("actor"), 50).get_page(request.GET.get("page"))
     for e in page.object_list:
         e.action_name = action_label(e.action, english=english)
+        e.target_name = target_label(e.target_type) if e.target_type else ""
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "portal/settings_audit.html", {"tab": "audit", "filter": found, "page": page,
@@ -253,4 +257,5 @@ def audit_entry(request, pk: int):
     english = _english(request)
     return render(request, "portal/settings_audit_entry.html", {
         "tab": "audit", "entry": entry, "action_name": action_label(entry.action, english=english),
+        "target_name": target_label(entry.target_type) if entry.target_type else "",
         "changes": changes(entry.before, entry.after)})

@@ -63,6 +63,8 @@ def test_the_form_shows_chinese_labels_and_saves_a_valid_configuration(admin_zh,
     assert page.status_code == 200
     assert "每位网格员最多同时在办（件）" in html and 'name="cfg.grab_cap_per_worker"' in html
     assert "Default time to respond" not in html  # the English words are for English pages
+    assert "KBS" not in html.split('data-field="ref_prefix"')[1].split('class="help" data-testid="examples"')[0]
+    assert 'data-testid="examples">例如： <code>KBS</code>' in html  # an example is a value, not a word
 
     response = admin_zh.post("/manage/config/cases/", _cases_form())
     assert response.status_code == 302
@@ -177,6 +179,7 @@ def test_a_role_scope_must_be_a_place_of_the_district(admin_zh, kangbashi, place
     row = admin_zh.get("/manage/users/").content.decode().split('data-user="gw1"')[1].split("</tr>")[0]
     assert "专职网格员" in row or "grid worker" in row.lower()
     assert "第一网格" in row and "书香社区" in row  # every role the user holds, with the place's name
+    assert "<code>G0101</code>" in row and "(G0101)" not in row  # the place's code beside it, as an identifier
 
 
 # --- turning a module off --------------------------------------------------------------------------------
@@ -255,6 +258,36 @@ def test_the_audit_log_has_names_filters_and_a_detail_with_before_and_after(admi
     changed = detail.split('data-testid="audit-changes"')[1]
     row = changed.split("grab_cap_per_worker")[1].split("</tr>")[0]
     assert ">5<" in row and ">6<" in row  # before and after
+
+
+def test_the_audit_log_names_targets_and_says_yes_or_no_in_chinese(admin_zh, kangbashi):
+    make_user(kangbashi, "clerk4")
+    with tenant_context(kangbashi):
+        entry = AuditEntry.objects.filter(action="user.create").latest("pk")
+    row = admin_zh.get("/manage/audit/", {"action": "user.create"}).content.decode().split(
+        'data-action="user.create"')[1].split("</tr>")[0]
+    assert "用户" in row and "accounts.user" not in row
+    detail = admin_zh.get(f"/manage/audit/{entry.pk}/").content.decode().split('data-testid="audit-changes"')[1]
+    staff = detail.split("<code>is_staff</code>")[1].split("</tr>")[0]
+    assert ">否<" in staff and "false" not in staff
+    assert '<pre class="code" translate="no">clerk4</pre>' in detail  # a recorded value is data, as stored
+
+
+def test_every_model_an_audit_entry_can_name_has_a_chinese_name():
+    import re
+
+    from django.apps import apps
+    from django.utils import translation
+
+    from kernel.audit_names import target_label
+
+    with translation.override("zh-hans"):
+        names = {m._meta.label_lower: target_label(m._meta.label_lower) for m in apps.get_models()}
+        assert names["accounts.user"] == "用户" and names["points.benefituse"] == "权益核销"
+        assert {label: name for label, name in names.items() if re.search("[A-Za-z]{3}", name)} == {}
+    assert target_label("no.such_model") == "no.such_model"
+    with translation.override("en"):
+        assert target_label("points.benefituse") == "benefit use"
 
 
 def test_every_recorded_audit_action_has_a_readable_name():

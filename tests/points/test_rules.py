@@ -2,6 +2,7 @@
 and the Kangbashi template built from the reports."""
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from kernel.errors import Conflict, DomainError, NotAllowed
@@ -120,6 +121,12 @@ def test_other_districts_start_from_the_example_set(laixi):
     with tenant_context(laixi):
         codes = set(Rule.objects.values_list("code", flat=True))
         assert codes == set(EXAMPLE_CODES)
+        notes = set(RuleVersion.objects.values_list("note", flat=True))
+    assert notes == {"template default"}  # the rulebook it got, not the district's name
+    with translation.override("zh-hans"):
+        assert selectors.version_note("template default") == "复制自示例积分规则"
+        assert selectors.version_note("template kangbashi") == "复制自康巴什积分规则"
+        assert selectors.version_note("提高上限") == "提高上限"  # an editor's own note as written
 
 
 def test_rules_in_force_follow_the_dates(in_district):

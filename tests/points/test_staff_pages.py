@@ -493,6 +493,9 @@ def test_rules_are_created_and_revised_as_new_versions(pw):
         assert RuleVersion.objects.filter(rule__code="x_clean").count() == 2
     everything = text(admin.get(RULES, {"all": "1"}))
     assert 'data-code="x_clean" data-version="2"' in everything and "the district&#x27;s own" in everything
+    assert "Sweeping the stairs" in everything  # the English name on the English page only
+    chinese = text(web(w, w.admin, lang="zh-hans").get(RULES))
+    assert "清扫楼道" in chinese and "Sweeping the stairs" not in chinese and "<code>x_clean</code>" in chinese
     assert admin.get(f"{RULES}no_such_rule/").status_code == 404
 
 
@@ -513,5 +516,9 @@ def test_the_administrator_copies_the_kangbashi_rulebook_once(pw):
     assert after == before | template and f"{len(template - before)} rules copied" in text(copied)
     again = web(w, w.admin).post(f"{RULES}template/", follow=True)
     assert "already here" in text(again)
+    copy = next(iter(template - before))  # a version copied from the template says so in words
+    assert "Copied from the Kangbashi rulebook" in text(web(w, w.admin).get(f"{RULES}{copy}/"))
+    chinese = text(web(w, w.admin, lang="zh-hans").get(f"{RULES}{copy}/"))
+    assert "复制自康巴什积分规则" in chinese and "template" not in chinese.split('data-testid="history"')[1]
     with tenant_context(w.district):
         assert Rule.objects.count() == len(after)

@@ -22,6 +22,7 @@ from modules.points.ledger.models import (
 )
 from modules.points.ledger.services import RULE_EDITORS, _user, current_version
 
+TEMPLATE_NOTE = "template "  # the note of a version copied from a rulebook template: "template kangbashi"
 RULE_FIELDS = ("name_zh", "name_en", "description", "direction", "kind", "category", "min_points", "max_points",
                "default_points", "evidence_required", "committee_required", "cap_period", "cap_count", "cap_points",
                "effective_from", "effective_to", "origin", "origin_note", "auto_source", "auto_categories")
@@ -172,7 +173,7 @@ def copy_template(*, actor, template: str = "kangbashi") -> int:
 
 def seed(*, template: str, actor=None) -> int:
     """Copy a rulebook template into the district (rules whose code is not there yet)."""
-    from modules.points.ledger.templates_kangbashi import rules_for
+    from modules.points.ledger.templates_kangbashi import rules_for, template_key
 
     with transaction.atomic():
         existing = set(Rule.objects.values_list("code", flat=True))
@@ -182,7 +183,7 @@ def seed(*, template: str, actor=None) -> int:
             code = data.pop("code")
             if code in existing:
                 continue
-            create_rule(actor=actor, code=code, note=f"template {template or 'default'}", _check_role=False, **data)
+            create_rule(actor=actor, code=code, note=TEMPLATE_NOTE + template_key(template), _check_role=False, **data)
             added.append(code)
         if added:
             audit.record(actor=actor, action="points.rules.seed", target_type="points.rule", target_id="*",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from modules.points.ledger.models import (
     Balance,
@@ -118,6 +119,17 @@ def rules_in_force(day: dt.date | None = None, *, include_all: bool = False) -> 
 
 def rule_history(code: str) -> QuerySet:
     return RuleVersion.objects.filter(rule__code=code).order_by("-version")
+
+
+def version_note(note: str) -> str:
+    """A version's note as shown: one copied from a rulebook template says which, in words."""
+    from modules.points.ledger.rules import TEMPLATE_NOTE
+
+    if not note.startswith(TEMPLATE_NOTE):
+        return note
+    if note.removeprefix(TEMPLATE_NOTE).strip().lower() == "kangbashi":
+        return _("Copied from the Kangbashi rulebook")
+    return _("Copied from the example rulebook")
 
 
 def rule_choices(day=None) -> list[RuleVersion]:

@@ -8,9 +8,10 @@ from the source reports in ``../shared/seeds``. Every rule says where it comes f
 - ``origin="example"``: not in the reports; a typical item of such schemes, to be replaced by the
   district's own list (Kangbashi's full list of 51 + 33 items is not in the reports).
 
-Reports: seeds/000 人民日报 “平台小积分助力城市大治理”; seeds/001 康巴什区“五码一体”案例;
-seeds/002 中新网 2022-01-21 “数字赋能社区治理 百姓智享幸福生活”; seeds/004 “数字赋能 提升社会治理
-现代化水平” (Xixia's seeds/003 says nothing about points).
+Reports, and the names the notes give them (a district administrator reads the notes): seeds/000
+人民日报 “平台小积分助力城市大治理” (人民日报报道); seeds/001 康巴什区“五码一体”案例 (五码一体案例);
+seeds/002 中新网 2022-01-21 “数字赋能社区治理 百姓智享幸福生活” (中新网报道); seeds/004 “数字赋能 提升社会治理
+现代化水平” (社会治理现代化报道). Xixia's seeds/003 says nothing about points.
 
 Every other template ("default", "laixi", "dongsheng", …) gets ``EXAMPLE_CODES``, a smaller set.
 """
@@ -57,76 +58,76 @@ def rule(code: str, name_zh: str, name_en: str, direction: str, category: str, l
 KANGBASHI_RULES: list[dict] = [
     # ---- add rules named in the reports --------------------------------------------------------------
     rule("heroic_act", "见义勇为", "Heroic act", ADD, "heroism", 20, 50, default=30, origin=REPORT,
-         note=f"seeds/000：“见义勇为加20分至50分”（{OWN}）", evidence=True, committee=True),
+         note=f"人民日报报道：“见义勇为加20分至50分”（{OWN}）", evidence=True, committee=True),
     rule("good_deed", "好人好事", "Good deed", ADD, "good_deed", 2, 100, default=5, origin=REPORT,
-         note=f"seeds/000：“好人好事加2分至100分”（{OWN}）", evidence=True, committee=True),
+         note=f"人民日报报道：“好人好事加2分至100分”（{OWN}）", evidence=True, committee=True),
     rule("charity_donation", "公益捐款、慈善捐赠", "Charitable donation", ADD, "charity", 1, 20, default=2,
-         origin=REPORT, note=f"seeds/000：“公益捐款加1分至20分”；seeds/001：“慈善捐赠”（{OWN}）", evidence=True,
+         origin=REPORT, note=f"人民日报报道：“公益捐款加1分至20分”；五码一体案例：“慈善捐赠”（{OWN}）", evidence=True,
          cap=(YEAR, None, 40)),
     rule("honour_moral_model", "获评“道德模范”", "Honoured as a moral model (道德模范)", ADD, "honour", 50, 100,
-         default=80, origin=REPORT, note=f"seeds/001：获得“道德模范”荣誉加分（{EX}）", evidence=True, committee=True),
+         default=80, origin=REPORT, note=f"五码一体案例：获得“道德模范”荣誉加分（{EX}）", evidence=True, committee=True),
     rule("honour_most_beautiful", "获评“最美人物”", "Honoured as a 'most beautiful person' (最美人物)", ADD,
-         "honour", 30, 80, default=50, origin=REPORT, note=f"seeds/001：获得“最美人物”荣誉加分（{EX}）",
+         "honour", 30, 80, default=50, origin=REPORT, note=f"五码一体案例：获得“最美人物”荣誉加分（{EX}）",
          evidence=True, committee=True),
     rule("honour_good_neighbour", "获评“身边好人”", "Honoured as a good neighbour (身边好人)", ADD, "honour",
-         20, 50, default=30, origin=REPORT, note=f"seeds/001：获得“身边好人”荣誉加分（{EX}）", evidence=True,
+         20, 50, default=30, origin=REPORT, note=f"五码一体案例：获得“身边好人”荣誉加分（{EX}）", evidence=True,
          committee=True),
     rule("honour_civilised_family", "获评“文明家庭”", "Honoured as a civilised family (文明家庭)", ADD, "honour",
-         20, 50, default=30, origin=REPORT, note=f"seeds/001：获得“文明家庭”荣誉加分（{EX}）", evidence=True,
+         20, 50, default=30, origin=REPORT, note=f"五码一体案例：获得“文明家庭”荣誉加分（{EX}）", evidence=True,
          committee=True),
     rule("volunteer_service", "参加志愿服务", "Volunteer service", ADD, "volunteer", 1, 5, default=2,
-         origin=REPORT, note=f"seeds/000、seeds/001：参与志愿服务加分（{EX}）", cap=(MONTH, 10, 30)),
+         origin=REPORT, note=f"人民日报报道、五码一体案例：参与志愿服务加分（{EX}）", cap=(MONTH, 10, 30)),
     rule("blood_donation", "无偿献血", "Blood donation", ADD, "charity", 10, 10, origin=REPORT,
-         note=f"seeds/001：“无偿献血”加分（{EX}）", evidence=True, cap=(YEAR, 2, None)),
+         note=f"五码一体案例：“无偿献血”加分（{EX}）", evidence=True, cap=(YEAR, 2, None)),
     rule("low_carbon_living", "低碳生活", "Low-carbon living", ADD, "environment", 1, 3, default=1, origin=REPORT,
-         note=f"seeds/001：“低碳生活”等文明行为加分（{EX}）", cap=(MONTH, 10, 20)),
+         note=f"五码一体案例：“低碳生活”等文明行为加分（{EX}）", cap=(MONTH, 10, 20)),
     rule("drill_participation", "主动参与核酸演练、应急演练", "Taking part in a (nucleic-acid) drill", ADD,
          "community", 5, 5, origin=REPORT,
-         note=f"seeds/002：“为19747名主动参与核酸演练的居民各奖励品德积分5分”（{OWN}）", cap=(DAY, 1, None)),
+         note=f"中新网报道：“为19747名主动参与核酸演练的居民各奖励品德积分5分”（{OWN}）", cap=(DAY, 1, None)),
     rule("honest_family", "诚实守信家庭", "Honest and trustworthy family", ADD, "integrity", 20, 20,
-         origin=REPORT, note=f"seeds/002：“为一户诚实守信家庭奖励品德积分20分”（{OWN}）", evidence=True,
+         origin=REPORT, note=f"中新网报道：“为一户诚实守信家庭奖励品德积分20分”（{OWN}）", evidence=True,
          committee=True),
     rule("report_uncivil", "举报不文明行为属实（码上监督、随手拍）", "Verified report of uncivil behaviour",
          ADD, "supervision", 1, 5, default=2, origin=REPORT,
-         note=f"seeds/001：“举报者获得品德积分，被举报者扣除品德积分”；随手拍上报（{EX}）", cap=(MONTH, 10, 20),
+         note=f"五码一体案例：“举报者获得品德积分，被举报者扣除品德积分”；随手拍上报（{EX}）", cap=(MONTH, 10, 20),
          auto=AutoSource.REPORTER.value, auto_categories=UNCIVIL_CATEGORIES),
     rule("report_good_deed", "推荐身边好人好事属实（户外码“我要点赞”）", "Verified praise of a neighbour (the one who praised)",
          ADD, "good_deed", 1, 3, default=1, origin=REPORT,
-         note=f"seeds/002：“收到诚实守信、助人为乐等身边好人好事点赞事项28件”（{EX}）", cap=(MONTH, 5, None),
+         note=f"中新网报道：“收到诚实守信、助人为乐等身边好人好事点赞事项28件”（{EX}）", cap=(MONTH, 5, None),
          auto=AutoSource.REPORTER.value, auto_categories=PRAISE_CATEGORIES),
     rule("praised_by_neighbours", "被点赞的好人好事属实（户外码“我要点赞”）", "Verified praise by neighbours",
          ADD, "good_deed", 2, 10, default=2, origin=REPORT,
-         note=f"seeds/002：“收到诚实守信、助人为乐等身边好人好事点赞事项28件”（{EX}）", cap=(MONTH, 5, 20),
+         note=f"中新网报道：“收到诚实守信、助人为乐等身边好人好事点赞事项28件”（{EX}）", cap=(MONTH, 5, 20),
          auto=AutoSource.PRAISED.value),
     rule("other_beneficial", "其他有益于自然、社会、家庭和谐发展的行为", "Other deeds good for nature, society and family",
-         ADD, "good_deed", 1, 10, default=2, origin=REPORT, note=f"seeds/001：原文列举（{EX}）", evidence=True,
+         ADD, "good_deed", 1, 10, default=2, origin=REPORT, note=f"五码一体案例：原文列举（{EX}）", evidence=True,
          committee=True),
     rule("epidemic_volunteer", "疫情防控志愿服务", "Epidemic-control volunteering", ADD, "volunteer", 2, 10,
-         default=5, origin=REPORT, note=f"seeds/002：“招募疫情防控志愿者700余名”（{EX}）", cap=(MONTH, 8, 40)),
+         default=5, origin=REPORT, note=f"中新网报道：“招募疫情防控志愿者700余名”（{EX}）", cap=(MONTH, 8, 40)),
     rule("survey_answer", "参与问卷调查", "Answering a survey", ADD, "participation", 1, 1, origin=REPORT,
-         note=f"seeds/002：“开展……问卷调查8次，收集有效问卷2万余份”（{EX}）", cap=(MONTH, 4, None)),
+         note=f"中新网报道：“开展……问卷调查8次，收集有效问卷2万余份”（{EX}）", cap=(MONTH, 4, None)),
     rule("consultation_vote", "参与“码上协商”议事投票", "Taking part in a consultation vote", ADD, "participation",
-         1, 2, default=1, origin=REPORT, note=f"seeds/001：“码上协商”邀请居民协商和投票（{EX}）", cap=(MONTH, 4, None)),
+         1, 2, default=1, origin=REPORT, note=f"五码一体案例：“码上协商”邀请居民协商和投票（{EX}）", cap=(MONTH, 4, None)),
     rule("adopted_suggestion", "“码上纳谏”建议被采纳", "Suggestion adopted", ADD, "participation", 2, 10,
-         default=3, origin=REPORT, note=f"seeds/001、seeds/002：码上纳谏，“收集到居民意见建议157条”（{EX}）",
+         default=3, origin=REPORT, note=f"五码一体案例、中新网报道：码上纳谏，“收集到居民意见建议157条”（{EX}）",
          evidence=True),
     rule("part_time_grid_duty", "兼职网格员入格履职", "Serving as a part-time grid worker", ADD, "volunteer",
-         1, 5, default=2, origin=REPORT, note=f"seeds/000、seeds/002：兼职网格员随时入格上岗（{EX}）",
+         1, 5, default=2, origin=REPORT, note=f"人民日报报道、中新网报道：兼职网格员随时入格上岗（{EX}）",
          cap=(MONTH, 8, 30)),
     rule("building_steward", "担任楼栋管家、探访空巢老人", "Building steward visits to elderly residents",
-         ADD, "volunteer", 1, 5, default=2, origin=REPORT, note=f"seeds/004：楼栋管家定期拜访空巢老人（{EX}）",
+         ADD, "volunteer", 1, 5, default=2, origin=REPORT, note=f"社会治理现代化报道：楼栋管家定期拜访空巢老人（{EX}）",
          cap=(MONTH, 8, 30)),
     rule("summer_class_volunteer", "暑期公益课堂志愿授课", "Teaching at a summer community class", ADD,
-         "volunteer", 2, 5, default=3, origin=REPORT, note=f"seeds/004：各街道社区暑期公益课堂（{EX}）",
+         "volunteer", 2, 5, default=3, origin=REPORT, note=f"社会治理现代化报道：各街道社区暑期公益课堂（{EX}）",
          cap=(MONTH, 8, 30)),
     rule("mediate_dispute", "参与调解邻里矛盾纠纷", "Helping to settle a neighbour dispute", ADD, "harmony",
-         2, 10, default=3, origin=REPORT, note=f"seeds/004：人民调解，“小事不出社区”（{EX}）", evidence=True),
+         2, 10, default=3, origin=REPORT, note=f"社会治理现代化报道：人民调解，“小事不出社区”（{EX}）", evidence=True),
     rule("resident_group_service", "参与“共享奶奶”“三侠客”等居民组织服务", "Service in a resident group", ADD,
-         "volunteer", 1, 5, default=2, origin=REPORT, note=f"seeds/004：培育“三侠客”“共享奶奶”“周三幸福营”等居民组织（{EX}）",
+         "volunteer", 1, 5, default=2, origin=REPORT, note=f"社会治理现代化报道：培育“三侠客”“共享奶奶”“周三幸福营”等居民组织（{EX}）",
          cap=(MONTH, 8, 30)),
     rule("volunteer_service_material", "志愿服务时长（物质积分）", "Volunteer hours (material points)", ADD,
          "volunteer", 1, 10, default=2, origin=REPORT, kind="material",
-         note=f"seeds/004：“动态物质积分、品德积分”双积分（{EX}；需开启物质积分）", cap=(MONTH, None, 60)),
+         note=f"社会治理现代化报道：“动态物质积分、品德积分”双积分（{EX}；需开启物质积分）", cap=(MONTH, None, 60)),
     # ---- add rules: examples (not in the reports) -----------------------------------------------------
     rule("filial_piety", "孝老爱亲", "Filial piety and care for family", ADD, "family", 5, 20, default=5,
          evidence=True, committee=True),
@@ -179,26 +180,26 @@ KANGBASHI_RULES: list[dict] = [
          cap=(MONTH, 4, None)),
     # ---- deduct rules named in the reports -----------------------------------------------------------
     rule("drunk_driving", "酒驾、醉驾", "Drink-driving", DEDUCT, "traffic", 50, 50, origin=REPORT,
-         note=f"seeds/002：“因酒驾、醉驾等不文明行为，扣除22人品德积分各50分”（{OWN}）", evidence=True,
+         note=f"中新网报道：“因酒驾、醉驾等不文明行为，扣除22人品德积分各50分”（{OWN}）", evidence=True,
          committee=True),
     rule("corridor_clutter", "楼道私拉乱堆、乱推乱放", "Corridor clutter", DEDUCT, "public_space", 2, 5, default=2,
-         origin=REPORT, note=f"seeds/001、seeds/002：户外码举报“楼道私拉乱堆”“楼道乱推乱放”（{EX}）",
+         origin=REPORT, note=f"五码一体案例、中新网报道：户外码举报“楼道私拉乱堆”“楼道乱推乱放”（{EX}）",
          auto=AutoSource.OFFENDER.value, auto_categories=("corridor_clutter",), cap=(MONTH, 4, None)),
     rule("pipe_well_occupation", "占用管道井", "Occupying a pipe well", DEDUCT, "public_space", 2, 5, default=2,
-         origin=REPORT, note=f"seeds/002：“收到占用管道井……等不文明行为举报31条”（{EX}）",
+         origin=REPORT, note=f"中新网报道：“收到占用管道井……等不文明行为举报31条”（{EX}）",
          auto=AutoSource.OFFENDER.value, auto_categories=("pipe_well",), cap=(MONTH, 4, None)),
     rule("disorderly_parking", "车辆停放无序", "Disorderly parking", DEDUCT, "traffic", 1, 5, default=2,
-         origin=REPORT, note=f"seeds/001：户外码监督“车辆停放无序”（{EX}）", auto=AutoSource.OFFENDER.value,
+         origin=REPORT, note=f"五码一体案例：户外码监督“车辆停放无序”（{EX}）", auto=AutoSource.OFFENDER.value,
          auto_categories=("parking",), cap=(MONTH, 4, None)),
     rule("facility_damage", "破坏公共设施", "Damaging public facilities", DEDUCT, "public_space", 2, 10, default=3,
-         origin=REPORT, note=f"seeds/001：户外码监督“破坏公共设施”（{EX}）", auto=AutoSource.OFFENDER.value,
+         origin=REPORT, note=f"五码一体案例：户外码监督“破坏公共设施”（{EX}）", auto=AutoSource.OFFENDER.value,
          auto_categories=("facility_damage",)),
     rule("greenery_damage", "破坏绿化", "Damaging greenery", DEDUCT, "environment", 2, 10, default=3, origin=REPORT,
-         note=f"seeds/001：户外码监督“破坏绿化”（{EX}）", auto=AutoSource.OFFENDER.value,
+         note=f"五码一体案例：户外码监督“破坏绿化”（{EX}）", auto=AutoSource.OFFENDER.value,
          auto_categories=("greenery_damage",)),
     rule("uncivil_reported", "其他不文明行为被举报属实", "Other uncivil behaviour, verified report", DEDUCT,
          "public_space", 1, 5, default=2, origin=REPORT,
-         note=f"seeds/001：“被举报者扣除品德积分”，对一些不文明行为进行减分（{EX}）",
+         note=f"五码一体案例：“被举报者扣除品德积分”，对一些不文明行为进行减分（{EX}）",
          auto=AutoSource.OFFENDER.value, cap=(MONTH, 4, None)),
     # ---- deduct rules: examples ------------------------------------------------------------------------
     rule("noise_nuisance", "噪音扰民", "Noise nuisance", DEDUCT, "harmony", 1, 5, default=2,
@@ -257,9 +258,14 @@ EXAMPLE_CODES = (
 )
 
 
+def template_key(template: str) -> str:
+    """Which rulebook a district seeded with ``template`` gets: "kangbashi" or "default" (the examples)."""
+    return "kangbashi" if (template or "").lower() == "kangbashi" else "default"
+
+
 def rules_for(template: str) -> list[dict]:
     """The rules a district seeded with ``template`` starts with."""
-    if (template or "").lower() == "kangbashi":
+    if template_key(template) == "kangbashi":
         return [dict(r) for r in KANGBASHI_RULES]
     wanted = set(EXAMPLE_CODES)
     return [dict(r) for r in KANGBASHI_RULES if r["code"] in wanted]

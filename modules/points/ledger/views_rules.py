@@ -140,6 +140,8 @@ def rule_detail(request, code: str):
                                             "version they were posted under.") % {"code": code, "v": version.version})
             return redirect(reverse("points:staff-rule", kwargs={"code": code}))
     history = list(selectors.rule_history(code).select_related("created_by"))
+    for v in history:
+        v.note_shown = selectors.version_note(v.note)
     return _render(request, "rule_form.html", {
         "values": values, "errors": errors, "new": False, "rule": rule, "current": current, "history": history,
         "fields": _rule_fields(values, errors)}, tab="rules", status=status)
