@@ -122,7 +122,10 @@ def main() -> int:
                 log(f"capped batch {figures['capped']:.3f}s")
 
                 MemorySender.outbox.clear()
-                event = OutboxEvent.objects.get(topic="points.batch_done", payload__batch_id=batch.pk)
+                # The forced re-run above published a second batch_done (its status was set back by hand,
+                # which a real redelivery cannot do: DONE and the event commit together): time the first.
+                event = (OutboxEvent.objects.filter(topic="points.batch_done", payload__batch_id=batch.pk)
+                         .order_by("created_at").first())
                 t = time.perf_counter()
                 with transaction.atomic():
                     notify.on_batch_done(event.payload, event)

@@ -46,8 +46,8 @@ def build(cursor, residents: int, entries: int) -> None:
         INSERT INTO registry_street (id, code, name) SELECT s, 'S' || s, '街道' || s FROM generate_series(1, 5) s;
         INSERT INTO registry_community (id, code, name, street_id, police_contact)
             SELECT c, 'C' || c, '社区' || c, 1 + (c - 1) / 4, '' FROM generate_series(1, 20) c;
-        INSERT INTO registry_grid (id, code, name, community_id, worker_id)
-            SELECT g, 'G' || g, '网格' || g, 1 + (g - 1) / 5, NULL FROM generate_series(1, 100) g;
+        INSERT INTO registry_grid (id, code, name, community_id, worker_id, duty_phone)
+            SELECT g, 'G' || g, '网格' || g, 1 + (g - 1) / 5, NULL, '' FROM generate_series(1, 100) g;
         INSERT INTO registry_compound (id, code, name, community_id, grid_id, property_company, property_contact)
             SELECT x, 'X' || x, '小区' || x, 1 + (x - 1) / 25, 1 + (x - 1) / 5, '', '' FROM generate_series(1, 500) x;
         INSERT INTO registry_building (id, compound_id, number, grid_id)

@@ -58,7 +58,9 @@ class Grid(models.Model):
                                related_name="owned_grids", help_text="the full-time grid worker who owns it")
     # The grid's duty number, published to residents at the outdoor code (a work phone the district
     # gives out, like the community police's; not the worker's own number, which stays personal).
-    duty_phone = models.CharField(max_length=40, blank=True, help_text="duty number residents may call")
+    # db_default: code that does not know the column yet (a rolling deploy, a raw INSERT) still inserts.
+    duty_phone = models.CharField(max_length=40, blank=True, default="", db_default="",
+                                  help_text="duty number residents may call")
 
     class Meta:
         ordering = ["code"]

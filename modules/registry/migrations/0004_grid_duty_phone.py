@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='grid',
             name='duty_phone',
-            field=models.CharField(blank=True, help_text='duty number residents may call', max_length=40),
+            field=models.CharField(blank=True, db_default='', default='', help_text='duty number residents may call', max_length=40),
         ),
     ]
