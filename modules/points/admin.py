@@ -76,7 +76,7 @@ class AppealAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Batch)
 class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "created_at", "title", "points", "status", "progress_done", "target_count", "posted_count",
-                    "skipped_count", "sms_sent")
+                    "skipped_count")  # texts: the notification service's messages (batches.selectors.sms_counts)
     list_filter = ("status",)
 
 

@@ -310,6 +310,10 @@ def test_each_resident_is_texted_once_after_the_batch(in_district):
     assert len(MemorySender.outbox) == 7 and len({p for p, _t in MemorySender.outbox}) == 7
     assert all("参与核酸演练" in text and "5" in text for _p, text in MemorySender.outbox)
     assert deliver_due() == 0  # sent already: nothing again
+    from modules.points.batches.selectors import batch_progress
+
+    shown = batch_progress(batch)  # the batch page and the API count the notification service's texts
+    assert (shown["sms_sent"], shown["sms_failed"]) == (7, 0)
     set_points_config(sms_on_award=False)
     MemorySender.outbox.clear()
     batches.create_batch(actor=w.staff, rule="t_good", points=5, reason="不发短信",

@@ -54,8 +54,10 @@ class ProgressSerializer(serializers.Serializer):
     posted = serializers.IntegerField()
     skipped = serializers.IntegerField(help_text="over the rule's cap, or already posted")
     unknown = serializers.IntegerField(help_text="listed people not found in the registry")
-    sms_sent = serializers.IntegerField()
-    sms_failed = serializers.IntegerField()
+    sms_sent = serializers.IntegerField(help_text="text messages about the finished batch sent so far (quiet hours "
+                                                  "and retries may add to it later); 0 before it is done")
+    sms_failed = serializers.IntegerField(help_text="text messages about the finished batch that could not be sent "
+                                                    "after every retry")
 
 
 @extend_schema_serializer(component_name="PointsBatch")
@@ -93,11 +95,7 @@ class BatchSerializer(serializers.Serializer):
     def get_progress(self, batch) -> dict:
         if self.context.get("progress"):
             return self.context["progress"]
-        total = batch.target_count or 0
-        return {"status": batch.status, "done": batch.progress_done, "total": total,
-                "percent": round(100.0 * batch.progress_done / total, 1) if total else 100.0,
-                "posted": batch.posted_count, "skipped": batch.skipped_count, "unknown": batch.unknown_count,
-                "sms_sent": batch.sms_sent, "sms_failed": batch.sms_failed}
+        return batch_selectors.progress(batch)
 
 
 @extend_schema_serializer(component_name="PointsIdFileSummary")

@@ -50,6 +50,9 @@ class Batch(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of the running job (kernel.jobs)")
+    # sms_cursor / sms_sent / sms_failed / sms_done: no longer written since texts go through the notification
+    # service (counts: batches.selectors.sms_counts); kept until a later release drops them (expand, then
+    # contract: code still running during a deploy may read them).
     sms_cursor = models.BigIntegerField(default=0, help_text="last entry id notified by SMS")
     sms_sent = models.PositiveIntegerField(default=0)
     sms_failed = models.PositiveIntegerField(default=0)

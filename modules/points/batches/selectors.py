@@ -2,7 +2,7 @@
 from, who got nothing, and the figure of the ops console."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from kernel.errors import Conflict, DomainError, NotAllowed
@@ -13,13 +13,34 @@ from modules.points.ledger.models import Entry
 from modules.registry.models import Community, Compound, Grid, Membership, Resident, Street
 
 
-def batch_progress(batch: Batch) -> dict:
-    batch.refresh_from_db()
+def sms_counts(batch: Batch) -> tuple[int, int]:
+    """Text messages about a finished batch (sent, failed): the notification service's SMS rows of the
+    batch's ``points.batch_done`` event (modules.points.notify). Nothing is texted before it is done."""
+    from kernel.models import OutboxEvent
+    from notifications.models import Message
+
+    if batch.status != Batch.Status.DONE:
+        return 0, 0
+    events = OutboxEvent.objects.filter(topic="points.batch_done", payload__batch_id=batch.pk).values("id")
+    counted = dict(Message.objects.filter(event_id__in=events, channel="sms",
+                                          status__in=(Message.Status.SENT, Message.Status.FAILED))
+                   .values_list("status").annotate(n=Count("id")))
+    return counted.get(Message.Status.SENT, 0), counted.get(Message.Status.FAILED, 0)
+
+
+def progress(batch: Batch) -> dict:
+    """A batch's progress as its page and the API show it."""
     total = batch.target_count or 0
+    sent, failed = sms_counts(batch)
     return {"status": batch.status, "done": batch.progress_done, "total": total,
             "percent": round(100.0 * batch.progress_done / total, 1) if total else 100.0,
             "posted": batch.posted_count, "skipped": batch.skipped_count, "unknown": batch.unknown_count,
-            "sms_sent": batch.sms_sent, "sms_failed": batch.sms_failed}
+            "sms_sent": sent, "sms_failed": failed}
+
+
+def batch_progress(batch: Batch) -> dict:
+    batch.refresh_from_db()
+    return progress(batch)
 
 
 def batch_not_posted(batch: Batch) -> QuerySet:
