@@ -31,7 +31,7 @@ LIST_COLUMNS = ("category__code", "category__name_zh", "street__code", "communit
 
 
 def _for_list(qs):
-    """A list's (and the detail's) queryset: every column of the case, of the joined rows only what
+    """The joined read of ``cases_by_id``: every column of the case, of the joined rows only what
     CaseSerializer reads (and the detail's allowed actions: the community's code)."""
     return (qs.select_related(None).select_related(*LIST_RELATED)
             .only(*(f.name for f in Case._meta.concrete_fields), *LIST_COLUMNS))
@@ -222,8 +222,8 @@ class CaseList(PageThenJoin, generics.ListAPIView):
     filterset_fields = ["status", "channel", "category__code", "grid__code", "community__code"]
     ordering_fields = ["submitted_at", "resolution_due", "id"]
 
-    def get_queryset(self):
-        return _for_list(selectors.cases_for(self.request.user))
+    def get_queryset(self):  # the page's ids are read from it; the rows by cases_by_id (PageThenJoin)
+        return selectors.cases_for(self.request.user)
 
     @extend_schema(summary="Submit a case", request=SubmitSerializer, parameters=[idempotency.openapi_parameter()],
                    responses={201: CaseSerializer, 200: CaseSerializer})
@@ -264,8 +264,8 @@ class Pool(PageThenJoin, generics.ListAPIView):
     serializer_class = CaseSerializer
     filterset_fields = ["category__code", "grid__code"]
 
-    def get_queryset(self):
-        return _for_list(selectors.pool_for(self.request.user))
+    def get_queryset(self):  # the page's ids are read from it; the rows by cases_by_id (PageThenJoin)
+        return selectors.pool_for(self.request.user)
 
 
 class ActionSerializer(serializers.Serializer):

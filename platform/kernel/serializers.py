@@ -34,7 +34,7 @@ class BoundOnce(serializers.Serializer):
             for field in prototype._readable_fields:
                 if isinstance(field, serializers.SerializerMethodField):
                     plan.append(("method", field))
-                elif isinstance(field, cls._PLAIN) and not isinstance(field, serializers.HyperlinkedIdentityField):
+                elif isinstance(field, cls._PLAIN):
                     plan.append(("plain", field))
                 else:
                     plan.append(("live", field))

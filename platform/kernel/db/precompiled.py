@@ -52,7 +52,6 @@ class _Plan:
         self.init_list = [f[0].target.attname for f in select[self.start:self.end]]
         self.populators = get_related_populators(klass_info, select, qs.db)
         self.converters = compiler.get_converters([s[0] for s in select[:compiler.col_count]])
-        self.width = compiler.col_count
         # One message for SET LOCAL and the query needs client-side parameter binding (Django's default
         # for psycopg 3: ClientCursor) and no open transaction (where SET LOCAL would outlive the query).
         self.one_message = not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
