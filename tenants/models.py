@@ -11,6 +11,50 @@ HEX_COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1f6feb.")
 SLUG = RegexValidator(r"^[a-z][a-z0-9-]{1,39}$", _("2–40 lower-case letters, digits or '-', starting with a letter."))
 
 
+class Vendor(models.Model):
+    """A partner company that sells and rolls out the platform: it files applications for new
+    districts and sees only its own applications, districts and invoices (tenants.access)."""
+
+    slug = models.CharField(max_length=40, unique=True, validators=[SLUG])
+    name_zh = models.CharField(max_length=120)
+    name_en = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name_zh
+
+
+class PlatformMembership(models.Model):
+    """A public-site role of a platform user: ops (platform staff, see everything), finance (billing),
+    or vendor (of one Vendor: only its own applications and districts). Checked by tenants.access."""
+
+    class Role(models.TextChoices):
+        OPS = "ops", _("platform staff")
+        FINANCE = "finance", _("finance")
+        VENDOR = "vendor", _("vendor")
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="platform_memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.CASCADE, related_name="members")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_id", "role"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(role="vendor", vendor__isnull=False)
+                                   | (~models.Q(role="vendor") & models.Q(vendor__isnull=True)),
+                                   name="membership_vendor_iff_vendor_role"),
+            models.UniqueConstraint(fields=["user", "role", "vendor"], name="membership_unique",
+                                    nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role}" + (f" · {self.vendor}" if self.vendor_id else "")
+
+
 class District(TenantMixin):
     class Status(models.TextChoices):
         SPARE = "spare", _("spare (pool)")
@@ -36,6 +80,10 @@ class District(TenantMixin):
     logo = models.ImageField(upload_to="branding/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # The vendor that rolled the district out (None: run by the platform itself, e.g. old districts).
+    vendor = models.ForeignKey(Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="districts")
+    # Set by "go live" once the set-up checklist is done; until then residents see "being set up".
+    live_at = models.DateTimeField(null=True, blank=True)
 
     auto_create_schema = True
     auto_drop_schema = False

@@ -126,8 +126,11 @@ def missing_migrations(schema_name: str) -> set[tuple[str, str]]:
 
 def create_district(*, actor=None, slug: str, name_zh: str, name_en: str = "", modules=(),
                     branding: Branding | None = None, admin: AdminSpec | None = None,
-                    domain: str | None = None, use_pool: bool = True, seed_template: str = "default") -> Created:
-    """Create a live district: schema, domain, branding, module set, seeded configuration, first admin."""
+                    domain: str | None = None, use_pool: bool = True, seed_template: str = "default",
+                    vendor=None, live: bool = True) -> Created:
+    """Create a district: schema, domain, branding, module set, seeded configuration, first admin.
+    ``live=False`` (onboarding): it serves its staff at once, and residents see "being set up" until
+    the go-live checklist is done and someone presses "go live" (``District.live_at``)."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     slug = (slug or "").strip().lower()
@@ -140,7 +143,8 @@ def create_district(*, actor=None, slug: str, name_zh: str, name_en: str = "", m
     branding = branding or Branding(title_zh=name_zh, title_en=name_en)
     fields = dict(slug=slug, name_zh=name_zh, name_en=name_en, modules=wanted,
                   title_zh=branding.title_zh or name_zh, title_en=branding.title_en or name_en,
-                  primary_color=branding.primary_color, accent_color=branding.accent_color)
+                  primary_color=branding.primary_color, accent_color=branding.accent_color,
+                  vendor=vendor, live_at=timezone.now() if live else None)
     from_pool, made = use_pool, None
     while True:
         if not from_pool:  # no pool (or it ran dry): make a spare now by replaying every migration
@@ -317,7 +321,22 @@ ALLOWED_TRANSITIONS = {
 }
 
 
-def set_status(*, actor, district: District, status: str, reason: str = "") -> District:
+def require_reason(reason: str | None) -> str:
+    """Every action that changes a district is given a reason (kept in the audit log)."""
+    reason = (reason or "").strip()
+    if not reason:
+        message = _("Give a reason: it is kept in the audit log.")
+        raise DomainError(message, code="reason_required", fields={"reason": [message]})
+    if len(reason) > 500:
+        message = _("The reason is too long: at most 500 characters.")
+        raise DomainError(message, code="reason_too_long", fields={"reason": [message]})
+    return reason
+
+
+def set_status(*, actor, district: District, status: str, reason: str) -> District:
+    """Move a district along its life (active, past due, suspended, archived), with a reason that is
+    audit-logged: a person's words, or the billing job's ("invoice in_… unpaid past the grace period")."""
+    reason = require_reason(reason)
     with transaction.atomic():
         district = District.objects.select_for_update().get(pk=district.pk)
         if status not in ALLOWED_TRANSITIONS.get(district.status, set()):
@@ -360,3 +379,40 @@ def fill_pool(size: int | None = None) -> int:
 def _kick_refill() -> None:
     """By task name (kernel.events.kick): with the broker down the periodic refill catches up."""
     events.kick("tenants.tasks.refill_pool", "public")
+
+
+# --- vendors and public-site roles (tenants.access reads them) ---------------------------------
+
+def create_vendor(*, actor, slug: str, name_zh: str, name_en: str = "") -> "Vendor":
+    from tenants.models import Vendor
+
+    slug = (slug or "").strip().lower()
+    vendor = Vendor(slug=slug, name_zh=clean_name(name_zh, field="name_zh", max_length=120),
+                    name_en=clean_name(name_en, field="name_en", max_length=120, required=False))
+    try:
+        vendor.full_clean()
+    except ValidationError as exc:
+        fields = exc.message_dict
+        first = next(iter(fields))
+        raise DomainError(f"{first}: {fields[first][0]}", fields=fields)
+    with transaction.atomic():
+        vendor.save()
+        audit.record(actor=actor, action="vendor.create", target=vendor, after={"slug": slug, "name_zh": vendor.name_zh})
+    return vendor
+
+
+def grant_platform_role(*, actor, user, role: str, vendor=None) -> "PlatformMembership":
+    """Give a public-site user a role: ops, finance, or vendor (of ``vendor``). Idempotent."""
+    from tenants.models import PlatformMembership
+
+    if role not in PlatformMembership.Role.values:
+        raise DomainError(_("Unknown platform role %(role)s.") % {"role": role}, fields={"role": [role]})
+    if (role == PlatformMembership.Role.VENDOR) != (vendor is not None):
+        message = _("A vendor role names its vendor; the other roles name none.")
+        raise DomainError(message, fields={"vendor": [message]})
+    with transaction.atomic():
+        membership, made = PlatformMembership.objects.get_or_create(user=user, role=role, vendor=vendor)
+        if made:
+            audit.record(actor=actor, action="platform.role.grant", target=membership,
+                         after={"user": user.username, "role": role, "vendor": vendor.slug if vendor else ""})
+    return membership

@@ -122,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.context.district",
                 "notifications.context.inbox",
+                "console.context.console_nav",
             ]
         },
     }

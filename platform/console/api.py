@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from rest_framework import generics, serializers
 
-from kernel.permissions import IsPlatformStaff
+from tenants.access import OPS, HasPlatformRole, districts_for
 from tenants.models import District
-from tenants.selectors import district_kpis, districts_for_console
+from tenants.selectors import district_kpis
 
 
 class DistrictSerializer(serializers.ModelSerializer):
@@ -14,17 +14,21 @@ class DistrictSerializer(serializers.ModelSerializer):
     class Meta:
         model = District
         fields = ["slug", "name_zh", "name_en", "status", "modules", "domains", "schema_name", "created_at",
-                  "status_changed_at"]
+                  "status_changed_at", "live_at", "vendor"]
+
+    vendor = serializers.SlugRelatedField(read_only=True, slug_field="slug", allow_null=True)
 
 
 class DistrictList(generics.ListAPIView):
-    permission_classes = [IsPlatformStaff]
+    """The districts the caller may see: every one for ops and finance, a vendor's own for a vendor."""
+
+    permission_classes = [HasPlatformRole.of()]
     serializer_class = DistrictSerializer
     filterset_fields = ["status"]
     ordering_fields = ["slug", "created_at"]
 
     def get_queryset(self):
-        return districts_for_console()
+        return districts_for(self.request.user)
 
 
 class DistrictDetailSerializer(DistrictSerializer):
@@ -38,23 +42,24 @@ class DistrictDetailSerializer(DistrictSerializer):
 
 
 class DistrictDetail(generics.RetrieveAPIView):
-    permission_classes = [IsPlatformStaff]
+    permission_classes = [HasPlatformRole.of()]
     serializer_class = DistrictDetailSerializer
     lookup_field = "slug"
 
     def get_queryset(self):
-        return districts_for_console()
+        return districts_for(self.request.user)
 
 
 class StatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["active", "past_due", "suspended", "archived"])
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log.")
 
 
 class DistrictStatus(generics.GenericAPIView):
-    """Suspend, resume or archive a district. The transition is checked and audited."""
+    """Suspend, resume or archive a district (platform staff only). The transition is checked, the
+    reason required, and both audited."""
 
-    permission_classes = [IsPlatformStaff]
+    permission_classes = [HasPlatformRole.of(OPS)]
     serializer_class = StatusSerializer
 
     def post(self, request, slug: str):
@@ -63,7 +68,7 @@ class DistrictStatus(generics.GenericAPIView):
 
         from tenants.services import set_status
 
-        district = get_object_or_404(districts_for_console(), slug=slug)
+        district = get_object_or_404(districts_for(request.user), slug=slug)
         data = StatusSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         district = set_status(actor=request.user, district=district, **data.validated_data)

@@ -100,16 +100,49 @@ def logo_png(letter: str, color: str) -> bytes:
     return out.getvalue()
 
 
-def ensure_platform_staff() -> list[tuple[str, str]]:
+# The public site's people: username, display name, role, vendor slug.
+PLATFORM_PEOPLE = [
+    ("ops", "平台运维 高峰", "ops", None),
+    ("finance", "平台财务 林悦", "finance", None),
+    ("vendor", "服务商 鄂尔多斯码上科技 马骏", "vendor", "ordos-mashang"),
+    ("vendor2", "服务商 青岛智城信息 孔蕾", "vendor", "qingdao-zhicheng"),
+]
+VENDORS = {
+    "ordos-mashang": ("鄂尔多斯码上科技有限公司", "Ordos Mashang Technology Co., Ltd."),
+    "qingdao-zhicheng": ("青岛智城信息技术有限公司", "Qingdao Zhicheng Information Technology Co., Ltd."),
+}
+# Which vendor rolled out which demo district.
+DISTRICT_VENDOR = {"kangbashi": "ordos-mashang", "dongsheng": "ordos-mashang", "laixi": "qingdao-zhicheng"}
+
+
+def ensure_vendor(slug: str):
+    from tenants.models import Vendor
+    from tenants.services import create_vendor
+
+    connection.set_schema_to_public()
+    vendor = Vendor.objects.filter(slug=slug).first()
+    if vendor is None:
+        name_zh, name_en = VENDORS[slug]
+        vendor = create_vendor(actor=None, slug=slug, name_zh=name_zh, name_en=name_en)
+    return vendor
+
+
+def ensure_platform_staff() -> list[tuple[str, str, str]]:
+    """The public site's demo people (ops, finance, two vendors); returns (username, password, role)."""
+    from tenants.services import grant_platform_role
+
     connection.set_schema_to_public()
     User = get_user_model()
     made = []
-    for username, name in (("ops", "平台运维"), ("vendor", "开通服务商")):
-        if not User.objects.filter(username=username).exists():
+    for username, name, role, vendor_slug in PLATFORM_PEOPLE:
+        user = User.objects.filter(username=username).first()
+        if user is None:
             with transaction.atomic():
-                create_user(actor=None, username=username, password=DEMO_PASSWORD, display_name=name,
-                            is_staff=True, is_superuser=username == "ops")
-        made.append((username, DEMO_PASSWORD))
+                user = create_user(actor=None, username=username, password=DEMO_PASSWORD, display_name=name,
+                                   is_staff=role == "ops", is_superuser=role == "ops")
+        grant_platform_role(actor=None, user=user, role=role,
+                            vendor=ensure_vendor(vendor_slug) if vendor_slug else None)
+        made.append((username, DEMO_PASSWORD, role))
     return made
 
 
@@ -121,7 +154,7 @@ def seed_district(spec: dict, *, domain_suffix: str = "localhost", sign_ins: lis
             slug=spec["slug"], name_zh=spec["name_zh"], name_en=spec["name_en"], modules=spec["modules"],
             branding=spec["branding"], domain=f"{spec['slug']}.{domain_suffix}",
             admin=AdminSpec(username="admin", password=DEMO_PASSWORD, display_name=f"{spec['name_zh']}管理员"),
-            seed_template=spec["slug"])
+            seed_template=spec["slug"], vendor=ensure_vendor(DISTRICT_VENDOR[spec["slug"]]))
         district = created.district
         logo = SimpleUploadedFile("logo.png", logo_png(spec["letter"], spec["branding"].primary_color),
                                   content_type="image/png")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from django.contrib.auth import login, logout
-from django.contrib.auth.decorators import user_passes_test
 from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from tenants.access import OPS, districts_for, platform_role_required
 from tenants.selectors import district_kpis, districts_for_console
 
 
@@ -29,30 +29,36 @@ def sign_out(request):
     return redirect("/")
 
 
-platform_staff = user_passes_test(lambda u: u.is_authenticated and u.is_staff, login_url="/login/")
+def confirmed(request) -> bool:
+    """The confirmation box of a district-changing form (console/_reason_form.html) is ticked."""
+    return request.POST.get("confirm") in ("1", "on", "yes")
 
 
-@platform_staff
+@platform_role_required(OPS)
 @require_POST
 def district_status(request, slug: str):
-    """Suspend, resume or archive a district (audited)."""
+    """Suspend, resume or archive a district: ops only, with a reason and a confirmation (audited)."""
     from django.contrib import messages
     from django.shortcuts import get_object_or_404
+    from django.utils.translation import gettext as _
 
     from kernel.errors import DomainError
     from tenants.services import set_status
 
-    district = get_object_or_404(districts_for_console(), slug=slug)
+    district = get_object_or_404(districts_for(request.user), slug=slug)
+    if not confirmed(request):
+        messages.error(request, _("Tick the box to confirm: nothing was changed."))
+        return redirect("console:districts")
     try:
-        set_status(actor=request.user, district=district, status=request.POST.get("status", ""),
-                   reason=request.POST.get("reason", ""))
-        messages.success(request, f"{district.name_zh}: {request.POST.get('status')}")
+        district = set_status(actor=request.user, district=district, status=request.POST.get("status", ""),
+                              reason=request.POST.get("reason", ""))
+        messages.success(request, f"{district.name_zh}: {district.get_status_display()}")
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("console:districts")
 
 
-@platform_staff
+@platform_role_required()
 def districts(request):
-    rows = [(d, district_kpis(d) if d.is_serving else {}) for d in districts_for_console()]
+    rows = [(d, district_kpis(d) if d.is_serving else {}) for d in districts_for(request.user)]
     return render(request, "console/districts.html", {"rows": rows})

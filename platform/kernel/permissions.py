@@ -101,17 +101,6 @@ def HasRole(*roles: str) -> type[BasePermission]:  # noqa: N802 - reads like a c
     return _HasRole
 
 
-class IsPlatformStaff(BasePermission):
-    """Platform staff (vendors, ops): is_staff users of the public schema."""
-
-    message = "Platform staff only."
-
-    def has_permission(self, request, view):
-        tenant = getattr(request, "tenant", None)
-        return bool(tenant is not None and tenant.is_public and request.user.is_authenticated
-                    and request.user.is_staff)
-
-
 def acting_user(actor):
     """The signed-in user behind ``actor``, or None (anonymous, or the system: a seed, a sweep)."""
     return actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None

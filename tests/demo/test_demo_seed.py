@@ -47,6 +47,7 @@ def test_demo_district_is_seeded_with_people_places_and_rules():
         assert Case.objects.count() == cases
     connection.set_schema_to_public()
     staff = ensure_platform_staff()
-    assert [u for u, _ in staff] == ["ops", "vendor"]
+    assert [(u, role) for u, _, role in staff] == [("ops", "ops"), ("finance", "finance"), ("vendor", "vendor"),
+                                                    ("vendor2", "vendor")]
     page = client_for(district).get("/")
     assert page.status_code == 200 and "多多评·码上生活" in page.content.decode()

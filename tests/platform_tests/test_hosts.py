@@ -27,7 +27,7 @@ def test_unknown_host_is_a_clear_404_page_and_json():
     ("archived", 410, "此区县的服务已停止"),
 ])
 def test_a_district_that_is_not_serving_says_so(kangbashi, status, code, words):
-    district = set_status(actor=None, district=kangbashi, status=status)
+    district = set_status(actor=None, district=kangbashi, status=status, reason="test")
     assert district.status == status
     admin = client_for(kangbashi, admin_of(kangbashi))
     page = admin.get("/")
@@ -40,18 +40,18 @@ def test_a_district_that_is_not_serving_says_so(kangbashi, status, code, words):
 
 
 def test_suspend_and_resume(kangbashi):
-    set_status(actor=None, district=kangbashi, status="suspended")
+    set_status(actor=None, district=kangbashi, status="suspended", reason="test")
     assert client_for(kangbashi).get("/").status_code == 403
-    set_status(actor=None, district=District.objects.get(pk=kangbashi.pk), status="active")
+    set_status(actor=None, district=District.objects.get(pk=kangbashi.pk), status="active", reason="test")
     assert client_for(kangbashi).get("/").status_code == 200
 
 
 def test_bad_status_transition_is_refused(kangbashi):
     from kernel.errors import Conflict
 
-    set_status(actor=None, district=kangbashi, status="archived")
+    set_status(actor=None, district=kangbashi, status="archived", reason="test")
     with pytest.raises(Conflict):
-        set_status(actor=None, district=District.objects.get(pk=kangbashi.pk), status="active")
+        set_status(actor=None, district=District.objects.get(pk=kangbashi.pk), status="active", reason="test")
 
 
 def test_spare_pool_schemas_are_never_served(kangbashi):
@@ -72,9 +72,15 @@ def test_public_site_and_console():
     from accounts.services import create_user
 
     connection.set_schema_to_public()
+    from tenants.services import grant_platform_role
+
     with transaction.atomic():
-        create_user(actor=None, username="opsuser", password=PASSWORD, is_staff=True)
+        user = create_user(actor=None, username="opsuser", password=PASSWORD, is_staff=True)
     client = APIClient(HTTP_HOST="localhost")
+    client.force_login(user)
+    assert client.get("/api/v1/districts/").status_code == 403  # is_staff alone is no platform role
+    client.logout()
+    grant_platform_role(actor=None, user=user, role="ops")
     assert client.get("/").status_code == 200
     assert client.get("/console/").status_code == 302
     assert client.get("/api/v1/districts/").status_code == 401
@@ -98,8 +104,11 @@ def test_platform_staff_suspend_and_resume_from_the_console(kangbashi):
     from accounts.services import create_user
 
     connection.set_schema_to_public()
+    from tenants.services import grant_platform_role
+
     with transaction.atomic():
-        create_user(actor=None, username="ops2", password=PASSWORD, is_staff=True)
+        user = create_user(actor=None, username="ops2", password=PASSWORD)
+    grant_platform_role(actor=None, user=user, role="ops")
     ops = APIClient(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="en")
     ops.force_login(get_user_model().objects.get(username="ops2"))
     response = ops.post("/api/v1/districts/kangbashi/status/", {"status": "suspended", "reason": "unpaid"},
@@ -108,7 +117,11 @@ def test_platform_staff_suspend_and_resume_from_the_console(kangbashi):
     assert client_for(kangbashi).get("/").status_code == 403
     bad = ops.post("/api/v1/districts/kangbashi/status/", {"status": "frozen"}, format="json")
     assert bad.status_code == 400 and "status" in bad.json()["error"]["fields"]
-    page = ops.post("/console/districts/kangbashi/status/", {"status": "active"})
+    assert ops.post("/api/v1/districts/kangbashi/status/", {"status": "active"},
+                    format="json").json()["error"]["fields"]["reason"]  # a reason is required
+    unconfirmed = ops.post("/console/districts/kangbashi/status/", {"status": "active", "reason": "paid"})
+    assert unconfirmed.status_code == 302 and client_for(kangbashi).get("/").status_code == 403
+    page = ops.post("/console/districts/kangbashi/status/", {"status": "active", "reason": "paid", "confirm": "1"})
     assert page.status_code == 302
     assert client_for(kangbashi).get("/").status_code == 200
     district_admin = client_for(kangbashi, admin_of(kangbashi))
@@ -139,7 +152,7 @@ def test_the_host_cache_is_dropped_when_a_district_changes(kangbashi):
 
     assert client_for(kangbashi).get("/api/v1/district/").status_code == 200
     assert host_cached("kangbashi.localhost")
-    set_status(actor=None, district=kangbashi, status="suspended")
+    set_status(actor=None, district=kangbashi, status="suspended", reason="test")
     assert not host_cached("kangbashi.localhost")
     assert client_for(kangbashi).get("/api/v1/district/").status_code == 403
     middleware.forget_hosts()

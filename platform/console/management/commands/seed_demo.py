@@ -26,8 +26,8 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(self.style.SUCCESS("\nMashang demo is ready.\n"))
         out(f"Platform site:  http://{settings.PLATFORM_DOMAIN}:{port}/   (console: /console/, admin: /admin/)")
-        for username, password in staff:
-            out(f"   platform staff: {username} / {password}")
+        for username, password, role in staff:
+            out(f"   {role:<15} {username} / {password}")
         for spec in DISTRICTS:
             sign_ins: list[str] = []  # what the modules' demo hooks add (the integrations' keys)
             district = seed_district(spec, domain_suffix=settings.DISTRICT_DOMAIN_SUFFIX, sign_ins=sign_ins)

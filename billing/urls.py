@@ -1,0 +1,2 @@
+"""Placeholder: filled by the issue-12 work that owns billing/."""
+urlpatterns: list = []
