@@ -26,7 +26,7 @@ from kernel import audit, events
 from kernel.errors import Conflict, DomainError
 from kernel.text import clean_model_texts, clean_name
 from modules.catalog import catalog
-from tenants.models import District, Domain
+from tenants.models import District, Domain, PlatformMembership, Vendor
 
 log = logging.getLogger(__name__)
 
@@ -383,8 +383,7 @@ def _kick_refill() -> None:
 
 # --- vendors and public-site roles (tenants.access reads them) ---------------------------------
 
-def create_vendor(*, actor, slug: str, name_zh: str, name_en: str = "") -> "Vendor":
-    from tenants.models import Vendor
+def create_vendor(*, actor, slug: str, name_zh: str, name_en: str = "") -> Vendor:
 
     slug = (slug or "").strip().lower()
     vendor = Vendor(slug=slug, name_zh=clean_name(name_zh, field="name_zh", max_length=120),
@@ -401,9 +400,8 @@ def create_vendor(*, actor, slug: str, name_zh: str, name_en: str = "") -> "Vend
     return vendor
 
 
-def grant_platform_role(*, actor, user, role: str, vendor=None) -> "PlatformMembership":
+def grant_platform_role(*, actor, user, role: str, vendor=None) -> PlatformMembership:
     """Give a public-site user a role: ops, finance, or vendor (of ``vendor``). Idempotent."""
-    from tenants.models import PlatformMembership
 
     if role not in PlatformMembership.Role.values:
         raise DomainError(_("Unknown platform role %(role)s.") % {"role": role}, fields={"role": [role]})
