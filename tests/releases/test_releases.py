@@ -202,3 +202,19 @@ def test_a_second_retry_of_the_same_district_is_not_doubled(world):
     with pytest.raises(DomainError) as no_reason:
         services.retry_district(actor=world["rel-ops"], district=district, reason="  ")
     assert "reason" in no_reason.value.fields
+
+
+@pytest.mark.django_db
+def test_the_platform_schema_documents_releases_with_types():
+    doc = APIClient(HTTP_HOST="localhost").get("/api/schema/?format=json").json()
+    report = doc["paths"]["/api/v1/releases/"]["get"]
+    assert {"name": "only", "enum": ["behind", "failed"]}.items() <= {
+        **next(p for p in report["parameters"] if p["name"] == "only"),
+        "enum": next(p for p in report["parameters"] if p["name"] == "only")["schema"]["enum"]}.items()
+    page = report["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    row = doc["components"]["schemas"][page]["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[1]
+    props = doc["components"]["schemas"][row]["properties"]
+    assert props["behind"]["type"] == "boolean" and props["failed"]["type"] == "boolean"
+    assert props["apps"]["type"] == "array" and "$ref" in props["apps"]["items"]
+    assert "202" in doc["paths"]["/api/v1/releases/{slug}/retry/"]["post"]["responses"]
+    assert "/api/v1/releases/runs/{id}/" in doc["paths"]
