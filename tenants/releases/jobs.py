@@ -37,4 +37,17 @@ def produce(run: ReleaseRun) -> ReleaseRun | None:
 
 
 def to_requeue() -> list[int]:
-    return jobs.to_resume(RELEASES)
+    """Retries nobody runs although they should (kernel.jobs.to_resume). Runs of every schema are
+    ``migrate_all``'s, in the foreground of a deploy: never taken over by a worker."""
+    found = jobs.to_resume(RELEASES)
+    return list(ReleaseRun.objects.filter(pk__in=found, kind=ReleaseRun.Kind.RETRY).values_list("pk", flat=True))
+
+
+def requeue() -> list[int]:
+    """The sweep: queue those retries again."""
+    from kernel import events
+
+    found = to_requeue()
+    for pk in found:
+        events.kick(RELEASES.task, args=(pk,))
+    return found

@@ -163,6 +163,11 @@ def execute(run: ReleaseRun, *, verbosity: int = 0) -> ReleaseRun:
 def _execute(run: ReleaseRun, *, verbosity: int) -> ReleaseRun:
     started = time.perf_counter()
     now = timezone.now()
+    # Holding the release lock, nothing else is migrating: a run still marked running lost its process
+    # (a killed deploy); say so instead of leaving it "running" for ever.
+    ReleaseRun.objects.filter(status=JobStatus.RUNNING).exclude(pk=run.pk).update(
+        status=JobStatus.FAILED, finished_at=now,
+        error=_("Interrupted: its process ended before it finished. Its schemas are shown as they are now."))
     ReleaseRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now,
                                                 error="", finished_at=None)
     if run.kind == ReleaseRun.Kind.ALL:
@@ -193,7 +198,8 @@ def _execute(run: ReleaseRun, *, verbosity: int) -> ReleaseRun:
         from django_tenants.migration_executors.multiproc import get_pool
 
         connection.close()  # the children open their own; none may inherit this one's socket
-        with override_settings(TENANT_MULTIPROCESSING_MAX_PROCESSES=min(run.processes or settings.TENANT_MULTIPROCESSING_MAX_PROCESSES, len(todo))):
+        default = getattr(settings, "TENANT_MULTIPROCESSING_MAX_PROCESSES", 2)
+        with override_settings(TENANT_MULTIPROCESSING_MAX_PROCESSES=min(run.processes or default, len(todo))):
             pool = get_pool()
         try:
             for result in pool.imap_unordered(functools.partial(_in_pool_worker, verbosity), todo):

@@ -17,4 +17,4 @@ def run_release(run_id: int) -> None:
 def requeue_releases() -> list[int]:
     """The sweep: retries whose worker died or whose task was lost are queued again."""
     connection.set_schema_to_public()
-    return jobs.jobs.resume(jobs.RELEASES)
+    return jobs.requeue()

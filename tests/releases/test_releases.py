@@ -218,3 +218,21 @@ def test_the_platform_schema_documents_releases_with_types():
     assert props["apps"]["type"] == "array" and "$ref" in props["apps"]["items"]
     assert "202" in doc["paths"]["/api/v1/releases/{slug}/retry/"]["post"]["responses"]
     assert "/api/v1/releases/runs/{id}/" in doc["paths"]
+
+
+@pytest.mark.django_db
+def test_the_sweep_takes_over_a_dead_retry_but_never_a_run_of_every_schema():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tenants.releases import jobs
+    from tenants.releases.models import ReleaseRun
+
+    connection.set_schema_to_public()
+    long_ago = timezone.now() - dt.timedelta(minutes=10)
+    retry = ReleaseRun.objects.create(kind="retry", schema_name="d_kangbashi", status="running",
+                                      started_at=long_ago, heartbeat_at=long_ago)
+    everything = ReleaseRun.objects.create(kind="all", status="running", started_at=long_ago, heartbeat_at=long_ago)
+    found = jobs.to_requeue()
+    assert retry.pk in found and everything.pk not in found
