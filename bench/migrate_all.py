@@ -29,7 +29,9 @@ What is measured, and why it is honest:
      the same fork pool, with each outcome and the state afterwards recorded.
   After each, every bench schema must have the migration recorded and the new column present.
 
-Figures are JSON lines on stdout, logs on stderr. The machine is shared: compare figures of one run.
+Figures are JSON lines on stdout, logs on stderr. The machine is shared: compare figures of one run,
+and read them with ``migrate_all_load_average`` (the 5-minute load average after the timed rounds):
+parallel workers only help when there are idle cores to run them.
 """
 from __future__ import annotations
 
@@ -212,6 +214,7 @@ def run(n: int, processes: int, folder: Path, rounds_count: int) -> int:
                     timings[executor].append(seconds)
                     _migrate("multiprocessing", processes, LABEL, "0001_initial")  # back, untimed
             serial, parallel = statistics.fmean(timings["standard"]), statistics.fmean(timings["multiprocessing"])
+            load = os.getloadavg()[1]  # the machine's 5-minute load while the rounds ran (2 cores here)
             assert migrated(names) == 0
             started = time.perf_counter()
             call_command("migrate_all", executor="multiprocessing", processes=processes)
@@ -233,6 +236,7 @@ def run(n: int, processes: int, folder: Path, rounds_count: int) -> int:
     figure("migrate_all_speedup", round(serial / parallel, 2), "x")
     figure("migrate_all_seconds_per_district_parallel", round(parallel / n, 3), "s")
     figure("migrate_all_recorded_seconds", round(recorded, 2), "s")
+    figure("migrate_all_load_average", round(load, 2), "load")
     return 0
 
 
