@@ -240,3 +240,20 @@ def test_the_sweep_takes_over_a_dead_retry_but_never_a_run_of_every_schema():
     everything = ReleaseRun.objects.create(kind="all", status="running", started_at=long_ago, heartbeat_at=long_ago)
     found = jobs.to_requeue()
     assert retry.pk in found and everything.pk not in found
+
+
+@pytest.mark.django_db
+def test_two_releases_never_run_at_once():
+    from tenants.releases import services
+    from tenants.releases.models import ReleaseRun
+
+    connection.set_schema_to_public()
+    run = ReleaseRun.objects.create(kind="retry", schema_name="d_kangbashi")
+    with services.release_lock() as got:
+        assert got
+        with pytest.raises(services.ReleaseBusy):
+            services.execute(run)
+        with services.release_lock() as second:
+            assert not second
+    run.refresh_from_db()
+    assert run.status == "queued" and not run.outcomes.exists()  # refused before touching anything
