@@ -80,6 +80,7 @@ class Invitation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "invitation"
 
     def __str__(self) -> str:
         return f"invitation {self.pk} of user {self.user_id} ({'used' if self.used_at else 'open'})"
