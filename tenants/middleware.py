@@ -37,6 +37,8 @@ STATUS_PAGES = {
                   "the service hotline."),
     "archived": (410, "此区县的服务已停止", "This district's service has ended",
                  "该站点已归档，数据由区县保存。", "This site has been archived; the district keeps its data."),
+    "archived_read_only": (403, "此区县已归档，只读", "This district is archived: read-only",
+                           "归档后的数据只能查看，不能修改。", "Its data can be read but no longer changed."),
     "setting_up": (503, "正在开通建设中", "This service is being set up",
                    "本区的服务正在开通建设中，敬请期待。", "This district's service is being set up. Please come back soon."),
     "provisioning": (503, "此区县正在开通中", "This district is being set up",
@@ -186,7 +188,7 @@ class DistrictMiddleware(TenantMainMiddleware):
     @staticmethod
     def gated(district) -> bool:
         """Whether requests to ``district`` are looked at one by one (not live yet, suspended, archived)."""
-        return not district.is_public and (district.status in GATED or district.live_at is None)
+        return district.status in GATED or (district.live_at is None and district.is_serving and not district.is_public)
 
     @staticmethod
     def notice(request, district, key: str | None = None, status: int | None = None, code: str | None = None):
@@ -229,7 +231,7 @@ class DistrictMiddleware(TenantMainMiddleware):
             if request.method not in SAFE:
                 if path.startswith(SIGN_IN_OUT):
                     return None
-                return self.notice(request, district, "archived", 403, "district_archived_read_only")
+                return self.notice(request, district, "archived_read_only")
             if wants_json(request) or _has_role(request, *STAFF_ROLE_NAMES):
                 return None  # reads: the API checks who asks; the staff read their pages
             return self.notice(request, district)

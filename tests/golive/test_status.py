@@ -118,6 +118,7 @@ def test_archived_is_read_only_for_staff_and_closed_to_residents(dongsheng):
     assert set(refused.json()) == {"error"} and refused.json()["error"]["status"] == 403
     page_write = admin.post("/manage/", {"key": "points", "on": "1"})
     assert page_write.status_code == 403 and 'data-code="district_archived_read_only"' in html(page_write)
+    assert "此区县已归档，只读" in html(page_write)
     assert admin.post("/logout/").status_code == 302
     signed_in = visitor.post("/login/", {"action": "password", "username": "admin", "password": "test-pass-123"})
     assert signed_in.status_code == 302
