@@ -139,3 +139,19 @@ def test_a_weak_password_is_refused_by_the_service(dongsheng):
     with tenant_context(dongsheng), pytest.raises(DomainError) as weak:
         invitations.accept(token=token_of(url), password="password")
     assert "password" in weak.value.fields
+
+
+def test_from_provisioning_to_the_set_up_card(not_live, only_my_checks):
+    """The step's link, passed on by the vendor, opens on the district's domain while residents still
+    see "being set up"; the new administrator lands on /manage/ and the checklist counts their sign-in."""
+    run = SimpleNamespace(district=not_live, actor=None, application=SimpleNamespace(admin_username="chief"))
+    url = invitations.reveal(next(s for s in provisioning_steps() if s.key == "admin_invite").run(run))
+    connection.set_schema_to_public()
+    client = client_for(not_live)
+    assert client.get("/").status_code == 503  # a resident's view
+    done = client.post(urlparse(url).path, {"password": "Lantern-Fjord-42", "password2": "Lantern-Fjord-42"},
+                       follow=True)
+    body = done.content.decode()
+    assert done.status_code == 200 and 'data-testid="setup-card"' in body
+    assert 'data-check="admin_signed_in" data-done="1"' in body and 'data-check="rlist_set" data-done="0"' in body
+    assert client.get("/").status_code == 200  # staff work normally
