@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from tenants.access import OPS, VENDOR, districts_for, has_platform_role, platform_role_required
-from tenants.selectors import district_kpis, districts_for_console
+from tenants.selectors import districts_for_console
 
 
 def landing(request):
@@ -68,7 +68,9 @@ def _back(request, default: str, **kwargs) -> str:
 
 @platform_role_required()
 def districts(request):
-    rows = [(d, district_kpis(d) if d.is_serving else {}) for d in districts_for(request.user)]
+    from modules.catalog import catalog
+
+    rows = [(d, catalog.effective(d)) for d in districts_for(request.user)]
     return render(request, "console/districts.html", {"rows": rows})
 
 
