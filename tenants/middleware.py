@@ -39,7 +39,7 @@ STATUS_PAGES = {
                  "该站点已归档，数据由区县保存。", "This site has been archived; the district keeps its data."),
     "archived_read_only": (403, "此区县已归档，只读", "This district is archived: read-only",
                            "归档后的数据只能查看，不能修改。", "Its data can be read but no longer changed."),
-    "setting_up": (503, "正在开通建设中", "This service is being set up",
+    "setting_up": (200, "正在开通建设中", "This service is being set up",
                    "本区的服务正在开通建设中，敬请期待。", "This district's service is being set up. Please come back soon."),
     "provisioning": (503, "此区县正在开通中", "This district is being set up",
                      "请稍后再试。", "Please try again in a few minutes."),
@@ -78,8 +78,10 @@ def setting_up_page(request, district) -> HttpResponse:
         "district": district, "english": english, "language": "en" if english else "zh-hans",
         "portal_title": district.portal_title("en" if english else "zh-hans"),
     }, request=None)
-    response = HttpResponse(html, status=503)
-    response["Retry-After"] = "86400"
+    # 200, not 503: it is the district's page for now (a 5xx would be logged as a server error on every
+    # visit); not indexed, not cached.
+    response = HttpResponse(html)
+    response["Cache-Control"] = "no-store"
     return response
 
 

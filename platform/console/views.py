@@ -76,12 +76,14 @@ def districts(request):
 
 def _detail_context(request, district) -> dict:
     from accounts.invitations import pending_admins
+    from modules.catalog import catalog
     from tenants.golive import checklist
 
     items = checklist(district) if district.is_serving or district.status == "suspended" else []
     return {
         "d": district,
         "domains": list(district.domains.all()),
+        "modules": catalog.effective(district),
         "checklist": items,
         "left": [i for i in items if not i.done],
         "pending_admins": pending_admins(district) if district.status != "provisioning" else [],
