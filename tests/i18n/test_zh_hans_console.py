@@ -23,6 +23,8 @@ SKIP = {
     "set_language": "POST only (the language switch)",
     "console:logout": "POST only",
     "console:district-status": "POST only (suspend / resume, from the districts page)",
+    "console:district-go-live": "POST only (go live, from the district's page)",
+    "console:district-invite": "POST only (re-issue the administrator's invitation; answers with the page)",
 }
 
 
@@ -47,7 +49,7 @@ def samples(world) -> dict:
     for name, route in public_page_routes():
         if "<" not in route:
             continue
-        params = {p.split(":")[-1].rstrip(">") for p in route.split("<")[1:]}
+        params = {p.split(">")[0].split(":")[-1] for p in route.split("<")[1:]}
         if params == {"slug"}:
             out[name] = [slug]
         elif params <= set(world["ids"]):
