@@ -25,6 +25,7 @@ SKIP = {
     "console:district-status": "POST only (suspend / resume, from the districts page)",
     "console:district-go-live": "POST only (go live, from the district's page)",
     "console:district-invite": "POST only (re-issue the administrator's invitation; answers with the page)",
+    "releases:retry": "POST only (migrate one district again, from the releases page)",
 }
 
 
