@@ -1,2 +1,20 @@
-"""Placeholder: filled by the issue-12 work that owns billing/."""
-urlpatterns: list = []
+"""/billing/ on the public site: Stripe's webhook and the finance / vendor / ops billing pages."""
+from django.urls import path
+
+from billing import views
+
+app_name = "billing"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
+    path("plans/", views.plans, name="plans"),
+    path("plans/new/", views.plan_edit, name="plan-new"),
+    path("plans/<slug:key>/", views.plan_edit, name="plan-edit"),
+    path("accounts/", views.accounts, name="accounts"),
+    path("accounts/<slug:slug>/", views.account, name="account"),
+    path("accounts/<slug:slug>/override/", views.account_override, name="account-override"),
+    path("invoices/", views.invoices, name="invoices"),
+    path("reconcile/", views.reports, name="reconcile"),
+    path("reconcile/<int:pk>/", views.report, name="reconcile-report"),
+    path("events/", views.events, name="events"),
+]

@@ -1,0 +1,179 @@
+"""Billing pages on the public site (console/base.html): finance edits plans and reads accounts,
+invoices and reconcile reports; a vendor reads the invoices of its own districts; ops override the
+ladder (reason + confirmation). Stripe's webhook is here too. Thin: parse, call a service, render."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from billing import selectors, services
+from billing.models import Plan
+from billing.reconcile import reconcile
+from kernel.api import error_body
+from kernel.errors import DomainError
+from modules.catalog import catalog
+from tenants.access import FINANCE, OPS, VENDOR, has_platform_role, platform_role_required
+
+
+def _page(request, qs, size: int = 50):
+    return Paginator(qs, size).get_page(request.GET.get("page"))
+
+
+# --- Stripe's webhook ----------------------------------------------------------------------------------
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Stripe's webhook: 400 for a bad signature or an API version that is not the pinned one, 200 once
+    stored (a repeat delivery: 200 and nothing done). Processing runs as a job."""
+    try:
+        event, stored = services.receive_event(payload=request.body,
+                                               signature=request.headers.get("Stripe-Signature"))
+    except DomainError as exc:
+        return JsonResponse(error_body(exc.status, exc.code, exc.message, exc.fields), status=exc.status)
+    return JsonResponse({"received": True, "id": event.stripe_event_id, "duplicate": not stored})
+
+
+# --- pages ------------------------------------------------------------------------------------------------
+
+@platform_role_required(OPS, FINANCE, VENDOR)
+def index(request):
+    if has_platform_role(request.user, OPS, FINANCE):
+        return redirect("billing:accounts")
+    return redirect("billing:invoices")
+
+
+@platform_role_required(OPS, FINANCE)
+def plans(request):
+    return render(request, "billing/plans.html", {"plans": selectors.plans(), "tab": "plans",
+                                                  "can_edit": has_platform_role(request.user, FINANCE)})
+
+
+def _plan_changes(post) -> tuple[dict, dict]:
+    errors: dict[str, list[str]] = {}
+    changes: dict = {"name_zh": post.get("name_zh", "").strip(), "name_en": post.get("name_en", "").strip(),
+                     "modules": [k for k in post.getlist("modules") if k],
+                     "collection_method": post.get("collection_method", ""),
+                     "records_usage": post.get("records_usage") == "1", "usage_metered": post.get("usage_metered") == "1",
+                     "active": post.get("active") == "1"}
+    if "key" in post:
+        changes["key"] = post.get("key", "").strip().lower()
+    try:
+        amount = Decimal(post.get("amount_yuan", "").strip())
+        if amount < 0 or amount != amount.quantize(Decimal("0.01")) or amount > Decimal("10000000"):
+            raise InvalidOperation
+        changes["amount_fen"] = int(amount * 100)
+    except (InvalidOperation, ValueError):
+        errors["amount_yuan"] = [_("An amount in yuan, like 8000 or 8000.50.")]
+    for name in ("days_until_due", "grace_days", "max_population"):
+        raw = post.get(name, "").strip()
+        if name == "max_population" and raw == "":
+            changes[name] = None
+            continue
+        if not raw.isdigit() or int(raw) > 1_000_000_000:
+            errors[name] = [_("A whole number.")]
+        else:
+            changes[name] = int(raw)
+    return changes, errors
+
+
+@platform_role_required(FINANCE)
+@require_http_methods(["GET", "POST"])
+def plan_edit(request, key: str | None = None):
+    plan = get_object_or_404(Plan, key=key) if key else None
+    errors: dict = {}
+    if request.method == "POST":
+        changes, errors = _plan_changes(request.POST)
+        if plan is not None:
+            changes.pop("key", None)
+        if not errors:
+            try:
+                plan = services.save_plan(actor=request.user, plan=plan, **changes)
+                messages.success(request, _("Saved."))
+                return redirect("billing:plans")
+            except DomainError as exc:
+                errors = exc.fields or {"": [exc.message]}
+    return render(request, "billing/plan_edit.html", {
+        "plan": plan, "errors": errors, "post": request.POST if request.method == "POST" else None,
+        "modules": list(catalog), "collections": Plan.Collection.choices, "tab": "plans"})
+
+
+@platform_role_required(OPS, FINANCE)
+def accounts(request):
+    qs = selectors.accounts_for(request.user)
+    state = request.GET.get("state", "")
+    if state:
+        qs = qs.filter(state=state)
+    return render(request, "billing/accounts.html", {"page": _page(request, qs), "state": state, "tab": "accounts"})
+
+
+@platform_role_required(OPS, FINANCE, VENDOR)
+def account(request, slug: str):
+    acct = get_object_or_404(selectors.accounts_for(request.user), district__slug=slug)
+    invoices = selectors.invoices_for(request.user).filter(account=acct)
+    return render(request, "billing/account.html", {
+        "account": acct, "invoices": _page(request, invoices), "usage": acct.district.usage_records.all()[:12],
+        "can_override": has_platform_role(request.user, OPS), "today": dt.date.today().isoformat(),
+        "tab": "accounts"})
+
+
+@platform_role_required(OPS)
+@require_POST
+def account_override(request, slug: str):
+    from console.views import confirmed
+
+    acct = get_object_or_404(selectors.accounts_for(request.user), district__slug=slug)
+    if not confirmed(request):
+        messages.error(request, _("Tick the box to confirm: nothing was changed."))
+        return redirect("billing:account", slug=slug)
+    until = None
+    if request.POST.get("name") != "end":
+        try:
+            until = dt.date.fromisoformat(request.POST.get("keep_active_until", ""))
+        except ValueError:
+            messages.error(request, _("Give the last day to keep the district active."))
+            return redirect("billing:account", slug=slug)
+    try:
+        services.override(actor=request.user, account=acct, keep_active_until=until,
+                          reason=request.POST.get("reason", ""))
+        messages.success(request, _("Saved."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("billing:account", slug=slug)
+
+
+@platform_role_required(OPS, FINANCE, VENDOR)
+def invoices(request):
+    qs = selectors.invoices_for(request.user)
+    return render(request, "billing/invoices.html", {"page": _page(request, qs), "tab": "invoices"})
+
+
+@platform_role_required(OPS, FINANCE)
+@require_http_methods(["GET", "POST"])
+def reports(request):
+    if request.method == "POST":
+        try:
+            report = reconcile(actor=request.user)
+            return HttpResponseRedirect(f"/billing/reconcile/{report.pk}/")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    return render(request, "billing/reports.html", {"page": _page(request, selectors.reports()), "tab": "reconcile"})
+
+
+@platform_role_required(OPS, FINANCE)
+def report(request, pk: int):
+    return render(request, "billing/report.html", {"report": get_object_or_404(selectors.reports(), pk=pk),
+                                                   "tab": "reconcile"})
+
+
+@platform_role_required(OPS, FINANCE)
+def events(request):
+    return render(request, "billing/events.html", {"page": _page(request, selectors.events()), "tab": "events"})
