@@ -14,14 +14,15 @@ from tenants.models import District
 WATCHED = ("status", "amount_due", "amount_paid", "due_date", "number")
 
 
-def reconcile(*, actor=None) -> ReconcileReport:
+def reconcile(*, actor=None, now=None) -> ReconcileReport:
+    """``now``: the time the ladder judges by (default: now)."""
     report = ReconcileReport.objects.create()
     differences, errors, checked = [], [], 0
     accounts = BillingAccount.objects.exclude(stripe_customer_id=None).values_list("pk", flat=True)
     for pk in accounts:
         checked += 1
         try:
-            differences.extend(_reconcile_one(pk))
+            differences.extend(_reconcile_one(pk, now or timezone.now()))
         except gateway.GatewayError as exc:
             errors.append({"account": pk, "error": exc.message})
     with transaction.atomic():
@@ -33,14 +34,13 @@ def reconcile(*, actor=None) -> ReconcileReport:
     return report
 
 
-def _reconcile_one(pk: int) -> list[dict]:
+def _reconcile_one(pk: int, now) -> list[dict]:
     account = BillingAccount.objects.select_related("district").get(pk=pk)
     remote_invoices = gateway.list_invoices(account.stripe_customer_id)
     remote_sub = (gateway.retrieve_subscription(account.stripe_subscription_id)
                   if account.stripe_subscription_id else None)
     found: list[dict] = []
     slug = account.district.slug
-    now = timezone.now()
     with transaction.atomic():
         account = BillingAccount.objects.select_for_update().select_related("plan", "district").get(pk=pk)
         if remote_sub is not None and remote_sub.get("status", "") != account.subscription_status:
@@ -52,7 +52,7 @@ def _reconcile_one(pk: int) -> list[dict]:
         for data in remote_invoices:
             before = local.get(data["id"])
             snapshot = {f: getattr(before, f) for f in WATCHED} if before else None
-            invoice, changed = mirror_invoice(account, data, as_of=now)
+            invoice, changed = mirror_invoice(account, data, as_of=timezone.now())
             if before is None:
                 found.append({"district": slug, "what": "invoice.missing", "object": data["id"],
                               "local": None, "stripe": invoice.status})

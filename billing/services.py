@@ -63,10 +63,10 @@ def save_plan(*, actor, plan: Plan | None = None, **changes) -> Plan:
     before = {f: getattr(plan, f) for f in PLAN_FIELDS} if not creating else None
     for name, value in changes.items():
         setattr(plan, name, value)
-    _clean_plan(plan)
     if creating and Plan.objects.filter(key=plan.key).exists():
         message = _("A plan with this key already exists.")
         raise Conflict(message, fields={"key": [message]})
+    _clean_plan(plan)
     plan.stripe_product_id, plan.stripe_plan_id = gateway.ensure_plan(plan)
     with transaction.atomic():
         plan.save()

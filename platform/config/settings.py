@@ -356,7 +356,8 @@ LOGGING = {
     },
     # Any case ("warning", as gunicorn writes it): logging only knows upper-case level names.
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"},
+                "stripe": {"level": "WARNING"}},  # one INFO line per Stripe request is noise
 }
 
 # --- Sentry ---------------------------------------------------------------------------------------
