@@ -293,7 +293,7 @@ def apply_ladder(account: BillingAccount, *, now: dt.datetime | None = None, act
     """Put the account (and its district) where its invoices say. The caller's transaction holds the
     account's row lock. The district moves only between active, past due and suspended (a district being
     set up or archived is left alone); a suspension by hand (no unpaid invoice) is not undone here."""
-    from tenants.services import set_status
+    from tenants.services import ALLOWED_TRANSITIONS, set_status
 
     if account.state == AccountState.PENDING:
         return account
@@ -309,13 +309,14 @@ def apply_ladder(account: BillingAccount, *, now: dt.datetime | None = None, act
     district = District.objects.get(pk=account.district_id)
     wanted = DISTRICT_STATUS[state]
     if district.status in DRIVEN and district.status != wanted:
-        by_hand = (district.status == District.Status.SUSPENDED and before_was_active_by_hand(account, district))
-        if not by_hand:
+        if not (district.status == District.Status.SUSPENDED and suspended_by_hand(district)):
+            if wanted not in ALLOWED_TRANSITIONS.get(district.status, ()):  # suspended → past due: via active
+                district = set_status(actor=actor, district=district, status=District.Status.ACTIVE, reason=reason)
             set_status(actor=actor, district=district, status=wanted, reason=reason)
     return account
 
 
-def before_was_active_by_hand(account: BillingAccount, district: District) -> bool:
+def suspended_by_hand(district: District) -> bool:
     """A district suspended by platform staff (not by billing) stays suspended when its bills are paid."""
     from kernel.models import AuditEntry
 

@@ -164,3 +164,26 @@ def test_a_district_suspended_by_hand_is_not_resumed_by_a_payment(kangbashi, fak
             capture=django_capture_on_commit_callbacks)
     assert _status(kangbashi) == "suspended"
     assert BillingAccount.objects.get(pk=account.pk).state == AccountState.ACTIVE
+
+
+def test_paying_the_old_invoice_while_a_newer_one_failed_lands_on_past_due(public_client, kangbashi, fake_stripe,
+                                                                          django_capture_on_commit_callbacks):
+    account = open_for(kangbashi)
+    old = issue_invoice(fake_stripe, account, card=DECLINED)
+    deliver(public_client, event_for(old, "invoice.payment_failed", created=int(time.time()) - 20 * 86400),
+            capture=django_capture_on_commit_callbacks)  # it failed 20 days ago: past the 15 days of grace
+    assert _status(kangbashi) == "suspended"
+    new = issue_invoice(fake_stripe, account, card=DECLINED)
+    deliver(public_client, event_for(new, "invoice.payment_failed", created=int(time.time())),
+            capture=django_capture_on_commit_callbacks)
+    assert _status(kangbashi) == "suspended"  # the old one is still unpaid
+    pay(fake_stripe, account, old["id"])
+    deliver(public_client, stripe_event(fake_stripe, "invoice.payment_succeeded", old["id"]),
+            capture=django_capture_on_commit_callbacks)
+    account.refresh_from_db()
+    assert account.state == AccountState.PAST_DUE and _status(kangbashi) == "past_due"
+    statuses = [e.after["status"] for e in AuditEntry.objects.filter(action="district.status",
+                                                                      target_id=str(kangbashi.pk)).order_by("id")]
+    assert statuses == ["suspended", "active", "past_due"]
+    last = AuditEntry.objects.filter(action="district.status", target_id=str(kangbashi.pk)).latest("id")
+    assert new["id"] in last.after["reason"]
