@@ -178,10 +178,11 @@ def receive_event(*, payload: bytes, signature: str | None) -> tuple[WebhookEven
 
 
 def retry_event(*, actor, event: WebhookEvent) -> WebhookEvent:
+    """Queue a failed event again (platform staff). An event that is not failed is left as it is."""
     with transaction.atomic():
-        WebhookEvent.objects.filter(pk=event.pk, status=JobStatus.FAILED).update(status=JobStatus.QUEUED, error="")
-        audit.record(actor=actor, action="billing.event.retry", target=event)
-        jobs.queue(PROCESS_EVENT_TASK, event.pk)
+        if WebhookEvent.objects.filter(pk=event.pk, status=JobStatus.FAILED).update(status=JobStatus.QUEUED):
+            audit.record(actor=actor, action="billing.event.retry", target=event)
+            jobs.queue(PROCESS_EVENT_TASK, event.pk)
     return WebhookEvent.objects.get(pk=event.pk)
 
 

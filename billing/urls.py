@@ -17,4 +17,5 @@ urlpatterns = [
     path("reconcile/", views.reports, name="reconcile"),
     path("reconcile/<int:pk>/", views.report, name="reconcile-report"),
     path("events/", views.events, name="events"),
+    path("events/<int:pk>/retry/", views.event_retry, name="event-retry"),
 ]

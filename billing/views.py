@@ -176,4 +176,15 @@ def report(request, pk: int):
 
 @platform_role_required(OPS, FINANCE)
 def events(request):
-    return render(request, "billing/events.html", {"page": _page(request, selectors.events()), "tab": "events"})
+    return render(request, "billing/events.html", {"page": _page(request, selectors.events()), "tab": "events",
+                                                   "can_retry": has_platform_role(request.user, OPS)})
+
+
+@platform_role_required(OPS)
+@require_POST
+def event_retry(request, pk: int):
+    """Run a failed Stripe event again (its handlers are idempotent)."""
+    event = get_object_or_404(selectors.events(), pk=pk)
+    event = services.retry_event(actor=request.user, event=event)
+    messages.success(request, f"{event.stripe_event_id}: {event.get_status_display()}")
+    return redirect("billing:events")

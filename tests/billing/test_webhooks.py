@@ -187,3 +187,23 @@ def test_paying_the_old_invoice_while_a_newer_one_failed_lands_on_past_due(publi
     assert statuses == ["suspended", "active", "past_due"]
     last = AuditEntry.objects.filter(action="district.status", target_id=str(kangbashi.pk)).latest("id")
     assert new["id"] in last.after["reason"]
+
+
+def test_a_failing_event_is_kept_failed_shown_and_can_be_run_again(public_client, kangbashi, people,
+                                                                   django_capture_on_commit_callbacks):
+    account = open_for(kangbashi)
+    broken = event_for({"id": "in_broken", "customer": account.stripe_customer_id}, "invoice.paid",
+                       created=int(time.time()))
+    del broken["data"]["object"]["id"]
+    broken["id"] = "evt_broken"
+    assert deliver(public_client, broken, capture=django_capture_on_commit_callbacks).status_code == 200
+    row = WebhookEvent.objects.get(stripe_event_id="evt_broken")
+    assert row.status == "failed" and row.attempts == 1 and "KeyError" in row.error
+    assert AuditEntry.objects.filter(action="billing.event.failed", target_id=str(row.pk)).exists()
+    assert "evt_broken" in people.client("finance", language="zh-hans").get("/billing/events/").content.decode()
+    assert people.client("finance").post(f"/billing/events/{row.pk}/retry/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        assert people.client("ops").post(f"/billing/events/{row.pk}/retry/").status_code == 302
+    row.refresh_from_db()
+    assert row.attempts == 2 and row.status == "failed"
+    assert _status(kangbashi) == "active"
