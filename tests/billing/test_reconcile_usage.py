@@ -74,3 +74,32 @@ def test_usage_counts_bound_residents_and_active_users_once_per_month(laixi, kan
     record_usage()
     assert UsageRecord.objects.filter(district=laixi).count() == 1
     assert not UsageRecord.objects.filter(district=kangbashi).exists()
+
+
+def test_the_periodic_tasks_run(kangbashi):
+    from billing import tasks
+
+    open_for(kangbashi)
+    report_id = tasks.reconcile()
+    assert ReconcileReport.objects.get(pk=report_id).accounts_checked == 1
+    assert tasks.run_ladder() == {"active": 1}
+    assert tasks.record_usage() == 0  # starter records no usage
+    assert tasks.resume_events() == 0
+
+
+def test_a_finished_month_of_a_metered_plan_is_reported_once(laixi):
+    from billing.usage import month_start
+
+    open_for(laixi, "city-metered")
+    this_month = month_start(timezone.localdate())
+    last_month = month_start(this_month - dt.timedelta(days=1))
+    UsageRecord.objects.create(district=laixi, month=last_month, residents_bound=7, active_users=3)
+    record_usage()
+    last = UsageRecord.objects.get(district=laixi, month=last_month)
+    assert last.reported_at is not None and last.report.startswith("not sent")  # localstripe has no meters
+    assert last.residents_bound == 7  # a reported month is never counted again
+    current = UsageRecord.objects.get(district=laixi, month=this_month)
+    assert current.reported_at is None  # the running month is reported once it is over
+    reported_at = last.reported_at
+    record_usage()
+    assert UsageRecord.objects.get(pk=last.pk).reported_at == reported_at
