@@ -50,11 +50,14 @@ def record_usage(*, month: dt.date | None = None, actor=None) -> list[UsageRecor
         with transaction.atomic():
             record, made = UsageRecord.objects.select_for_update().get_or_create(
                 district=account.district, month=month, defaults=counts)
-            if not made and record.reported_at is None:
+            changed = not made and record.reported_at is None and any(
+                getattr(record, k) != v for k, v in counts.items())
+            if changed:
                 UsageRecord.objects.filter(pk=record.pk).update(**counts, counted_at=timezone.now())
                 record.refresh_from_db()
-            audit.record(actor=actor, action="billing.usage", target=record,
-                         after={"district": account.district.slug, "month": str(month), **counts})
+            if made or changed:
+                audit.record(actor=actor, action="billing.usage", target=record,
+                             after={"district": account.district.slug, "month": str(month), **counts})
         done.append(record)
         if account.plan.usage_metered:
             report_finished(account, before=month)
