@@ -105,3 +105,18 @@ def test_pages_render_in_chinese_for_each_role(billed, people):
             assert response.status_code == 200, (who, url, response.status_code)
     assert people.client("vendor").get("/billing/").url == "/billing/invoices/"
     assert people.client("finance").get("/billing/").url == "/billing/accounts/"
+
+
+def test_the_public_api_document_tells_the_billing_truth(public_client, billed, people):
+    doc = public_client.get("/api/schema/?format=json").json()
+    for path in ("/api/v1/billing/plans/", "/api/v1/billing/accounts/", "/api/v1/billing/invoices/",
+                 "/api/v1/billing/usage/", "/api/v1/billing/reconcile/"):
+        ok = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert "results" in doc["components"]["schemas"][ok.rsplit("/", 1)[1]]["properties"], path  # paginated
+    invoice = doc["components"]["schemas"]["Invoice"]["properties"]
+    assert invoice["due_date"].get("nullable") and invoice["amount_due"]["type"] == "integer"
+    assert "/api/v1/billing/accounts/{slug}/override/" in doc["paths"]
+    finance = people.client("finance")
+    page = finance.get("/api/v1/billing/invoices/", {"page_size": 1}).json()
+    assert page["count"] == 2 and len(page["results"]) == 1
+    assert finance.get("/api/v1/billing/invoices/", {"page": "x"}).status_code == 400
