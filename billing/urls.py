@@ -8,14 +8,12 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
     path("plans/", views.plans, name="plans"),
-    path("plans/new/", views.plan_edit, name="plan-new"),
-    path("plans/<slug:key>/", views.plan_edit, name="plan-edit"),
+    path("plans/edit/", views.plan_edit, name="plan-edit"),  # ?key=<plan>; none: a new plan
     path("accounts/", views.accounts, name="accounts"),
     path("accounts/<slug:slug>/", views.account, name="account"),
     path("accounts/<slug:slug>/override/", views.account_override, name="account-override"),
     path("invoices/", views.invoices, name="invoices"),
-    path("reconcile/", views.reports, name="reconcile"),
-    path("reconcile/<int:pk>/", views.report, name="reconcile-report"),
+    path("reconcile/", views.reports, name="reconcile"),  # ?report=<id> shows one report
     path("events/", views.events, name="events"),
-    path("events/<int:pk>/retry/", views.event_retry, name="event-retry"),
+    path("events/retry/", views.event_retry, name="event-retry"),  # POST event=<id>
 ]

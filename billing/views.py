@@ -20,7 +20,7 @@ from billing.reconcile import reconcile
 from kernel.api import error_body
 from kernel.errors import DomainError
 from modules.catalog import catalog
-from tenants.access import FINANCE, OPS, VENDOR, has_platform_role, platform_role_required
+from tenants.access import FINANCE, OPS, VENDOR, districts_for, has_platform_role, platform_role_required
 
 
 def _page(request, qs, size: int = 50):
@@ -46,9 +46,10 @@ def stripe_webhook(request):
 
 @platform_role_required(OPS, FINANCE, VENDOR)
 def index(request):
+    """The billing home: the accounts for ops and finance, a vendor's districts' invoices for a vendor."""
     if has_platform_role(request.user, OPS, FINANCE):
-        return redirect("billing:accounts")
-    return redirect("billing:invoices")
+        return accounts(request)
+    return invoices(request)
 
 
 @platform_role_required(OPS, FINANCE)
@@ -87,7 +88,9 @@ def _plan_changes(post) -> tuple[dict, dict]:
 
 @platform_role_required(FINANCE)
 @require_http_methods(["GET", "POST"])
-def plan_edit(request, key: str | None = None):
+def plan_edit(request):
+    """``?key=<plan>`` edits that plan; without it, a new plan."""
+    key = request.GET.get("key", "")
     plan = get_object_or_404(Plan, key=key) if key else None
     errors: dict = {}
     if request.method == "POST":
@@ -117,11 +120,14 @@ def accounts(request):
 
 @platform_role_required(OPS, FINANCE, VENDOR)
 def account(request, slug: str):
-    acct = get_object_or_404(selectors.accounts_for(request.user), district__slug=slug)
-    invoices = selectors.invoices_for(request.user).filter(account=acct)
+    """A district's billing (one the caller may see; else 404): plan, state, invoices, usage, override."""
+    district = get_object_or_404(districts_for(request.user), slug=slug)
+    acct = selectors.accounts_for(request.user).filter(district=district).first()
+    invoices = selectors.invoices_for(request.user).filter(account__district=district)
     return render(request, "billing/account.html", {
-        "account": acct, "invoices": _page(request, invoices), "usage": acct.district.usage_records.all()[:12],
-        "can_override": has_platform_role(request.user, OPS), "today": dt.date.today().isoformat(),
+        "district": district, "account": acct, "invoices": _page(request, invoices),
+        "usage": district.usage_records.all()[:12],
+        "can_override": bool(acct) and has_platform_role(request.user, OPS), "today": dt.date.today().isoformat(),
         "tab": "accounts"})
 
 
@@ -162,16 +168,15 @@ def reports(request):
     if request.method == "POST":
         try:
             report = reconcile(actor=request.user)
-            return HttpResponseRedirect(f"/billing/reconcile/{report.pk}/")
+            return HttpResponseRedirect(f"/billing/reconcile/?report={report.pk}")
         except DomainError as exc:
             messages.error(request, exc.message)
-    return render(request, "billing/reports.html", {"page": _page(request, selectors.reports()), "tab": "reconcile"})
-
-
-@platform_role_required(OPS, FINANCE)
-def report(request, pk: int):
-    return render(request, "billing/report.html", {"report": get_object_or_404(selectors.reports(), pk=pk),
-                                                   "tab": "reconcile"})
+    shown = None
+    if request.GET.get("report"):
+        raw = request.GET["report"]
+        shown = get_object_or_404(selectors.reports(), pk=int(raw) if raw.isdigit() else 0)
+    return render(request, "billing/reports.html", {"page": _page(request, selectors.reports()), "report": shown,
+                                                    "tab": "reconcile"})
 
 
 @platform_role_required(OPS, FINANCE)
@@ -182,9 +187,10 @@ def events(request):
 
 @platform_role_required(OPS)
 @require_POST
-def event_retry(request, pk: int):
-    """Run a failed Stripe event again (its handlers are idempotent)."""
-    event = get_object_or_404(selectors.events(), pk=pk)
+def event_retry(request):
+    """Run a failed Stripe event again (its handlers are idempotent). The event's id is in the form."""
+    raw = request.POST.get("event", "")
+    event = get_object_or_404(selectors.events(), pk=int(raw) if raw.isdigit() else 0)
     event = services.retry_event(actor=request.user, event=event)
     messages.success(request, f"{event.stripe_event_id}: {event.get_status_display()}")
     return redirect("billing:events")

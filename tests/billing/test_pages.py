@@ -62,17 +62,20 @@ def test_finance_edits_plans_vendor_cannot(people, fake_stripe):
     form = {"key": "county-small", "name_zh": "县域小型版", "name_en": "County small", "modules": ["registry", "codes"],
             "max_population": "50000", "amount_yuan": "1500.50", "collection_method": "send_invoice",
             "days_until_due": "45", "grace_days": "10", "active": "1"}
-    assert vendor.post("/billing/plans/new/", form).status_code == 403
-    assert ops.post("/billing/plans/new/", form).status_code == 403  # plans are finance's
-    response = finance.post("/billing/plans/new/", form)
+    assert vendor.post("/billing/plans/edit/", form).status_code == 403
+    assert ops.post("/billing/plans/edit/", form).status_code == 403  # plans are finance's
+    response = finance.post("/billing/plans/edit/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     plan = Plan.objects.get(key="county-small")
     assert plan.amount_fen == 150050 and plan.days_until_due == 45 and plan.max_population == 50000
     assert plan.stripe_plan_id == "mashang-county-small-150050-cny"
     assert fake_stripe.v1.plans.retrieve(plan.stripe_plan_id).amount == 150050
-    bad = finance.post("/billing/plans/new/", {**form, "key": "x2", "amount_yuan": "abc"})
+    edited = finance.post("/billing/plans/edit/?key=county-small", {**form, "key": "other", "grace_days": "9"})
+    assert edited.status_code == 302 and Plan.objects.get(key="county-small").grace_days == 9
+    assert not Plan.objects.filter(key="other").exists()  # a plan's key never changes
+    bad = finance.post("/billing/plans/edit/", {**form, "key": "x2", "amount_yuan": "abc"})
     assert bad.status_code == 200 and not Plan.objects.filter(key="x2").exists()
-    taken = finance.post("/billing/plans/new/", form)
+    taken = finance.post("/billing/plans/edit/", form)
     assert taken.status_code == 200 and Plan.objects.filter(key="county-small").count() == 1
 
     patched = finance.patch("/api/v1/billing/plans/county-small/", {"amount_fen": 200000, "grace_days": 5}, format="json")
@@ -81,7 +84,7 @@ def test_finance_edits_plans_vendor_cannot(people, fake_stripe):
     assert vendor.patch("/api/v1/billing/plans/county-small/", {"grace_days": 1}, format="json").status_code == 403
     assert vendor.get("/api/v1/billing/plans/").status_code == 403
     assert Plan.objects.get(key="county-small").grace_days == 5
-    assert AuditEntry.objects.filter(action="billing.plan.change", target_id=str(plan.pk)).count() == 1
+    assert AuditEntry.objects.filter(action="billing.plan.change", target_id=str(plan.pk)).count() == 2
     made = finance.post("/api/v1/billing/plans/", {"key": "api-plan", "name_zh": "接口版", "amount_fen": 100,
                                                    "collection_method": "charge_automatically"}, format="json")
     assert made.status_code == 201, made.content
@@ -94,17 +97,19 @@ def test_finance_edits_plans_vendor_cannot(people, fake_stripe):
 
 
 def test_pages_render_in_chinese_for_each_role(billed, people):
-    for who, urls in {"finance": ["/billing/plans/", "/billing/plans/standard/", "/billing/accounts/",
-                                  "/billing/accounts/kangbashi/", "/billing/invoices/", "/billing/reconcile/",
+    for who, urls in {"finance": ["/billing/", "/billing/plans/", "/billing/plans/edit/?key=standard",
+                                  "/billing/plans/edit/", "/billing/accounts/", "/billing/accounts/kangbashi/", "/billing/invoices/", "/billing/reconcile/",
                                   "/billing/events/"],
                       "ops": ["/billing/accounts/kangbashi/", "/billing/reconcile/"],
-                      "vendor": ["/billing/invoices/", "/billing/accounts/kangbashi/"]}.items():
+                      "vendor": ["/billing/", "/billing/invoices/", "/billing/accounts/kangbashi/",
+                                 "/billing/accounts/dongsheng/"]}.items():
         client = people.client(who, language="zh-hans")
         for url in urls:
             response = client.get(url)
             assert response.status_code == 200, (who, url, response.status_code)
-    assert people.client("vendor").get("/billing/").url == "/billing/invoices/"
-    assert people.client("finance").get("/billing/").url == "/billing/accounts/"
+    assert "billing:plans" not in people.client("vendor").get("/billing/").content.decode()
+    assert people.client("vendor2").get("/billing/accounts/dongsheng/").status_code == 404
+    assert "/billing/accounts/laixi/" in people.client("finance").get("/billing/").content.decode()
 
 
 def test_the_public_api_document_tells_the_billing_truth(public_client, billed, people):
