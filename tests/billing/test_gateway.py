@@ -155,3 +155,17 @@ def test_stripe_down_changes_nothing_and_says_so(kangbashi, settings):
         open_account(actor=None, district=kangbashi, plan="starter")
     account = BillingAccount.objects.get(district=kangbashi)
     assert account.stripe_customer_id is None and account.state == AccountState.PENDING
+
+
+def test_the_command_opens_billing_for_districts_without_it(kangbashi, laixi):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("billing_open", district=["laixi"], plan="starter", stdout=out)
+    assert out.getvalue().startswith("laixi: starter cus_")
+    again = StringIO()
+    call_command("billing_open", district=["laixi"], stdout=again, reconcile=True)
+    assert "laixi" not in again.getvalue().split("reconciled")[0]  # already open: left as it is
+    assert BillingAccount.objects.filter(district=laixi).count() == 1
