@@ -6,7 +6,7 @@ from billing import views
 app_name = "billing"
 urlpatterns = [
     path("", views.index, name="index"),
-    path("stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
+    path("stripe/webhook/", views.StripeWebhook.as_view(), name="stripe-webhook"),
     path("plans/", views.plans, name="plans"),
     path("plans/edit/", views.plan_edit, name="plan-edit"),  # ?key=<plan>; none: a new plan
     path("accounts/", views.accounts, name="accounts"),

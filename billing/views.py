@@ -6,18 +6,24 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from billing import selectors, services
 from billing.models import Plan
 from billing.reconcile import reconcile
-from kernel.api import error_body
+from kernel.api import AnonThrottle
 from kernel.errors import DomainError
 from modules.catalog import catalog
 from tenants.access import FINANCE, OPS, VENDOR, districts_for, has_platform_role, platform_role_required
@@ -29,17 +35,37 @@ def _page(request, qs, size: int = 50):
 
 # --- Stripe's webhook ----------------------------------------------------------------------------------
 
-@csrf_exempt
-@require_POST
-def stripe_webhook(request):
+class WebhookAnswer(serializers.Serializer):
+    received = serializers.BooleanField()
+    id = serializers.CharField()
+    duplicate = serializers.BooleanField(help_text="the event was stored before: nothing was done")
+
+
+class WebhookThrottle(AnonThrottle):
+    """Stripe's deliveries, by address: a rate of their own (``STRIPE_WEBHOOK_RATE``), above the anonymous one."""
+
+    scope = "stripe_webhook"
+
+    def get_rate(self):
+        return settings.STRIPE_WEBHOOK_RATE
+
+
+class StripeWebhook(APIView):
     """Stripe's webhook: 400 for a bad signature or an API version that is not the pinned one, 200 once
-    stored (a repeat delivery: 200 and nothing done). Processing runs as a job."""
-    try:
+    stored (a repeat delivery: 200 and nothing done). Processing runs as a job. No session, no CSRF: the
+    signature is the authentication."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [WebhookThrottle]
+    parser_classes: list = []  # the raw body is verified as it came; nothing parses it before
+
+    @extend_schema(request={"application/json": OpenApiTypes.OBJECT}, responses={200: WebhookAnswer},
+                   description="Stripe's signed event (Stripe-Signature header).")
+    def post(self, request):
         event, stored = services.receive_event(payload=request.body,
                                                signature=request.headers.get("Stripe-Signature"))
-    except DomainError as exc:
-        return JsonResponse(error_body(exc.status, exc.code, exc.message, exc.fields), status=exc.status)
-    return JsonResponse({"received": True, "id": event.stripe_event_id, "duplicate": not stored})
+        return Response({"received": True, "id": event.stripe_event_id, "duplicate": not stored})
 
 
 # --- pages ------------------------------------------------------------------------------------------------

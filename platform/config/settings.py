@@ -331,6 +331,7 @@ STRIPE_API_VERSION = os.environ.get("STRIPE_API_VERSION", "2026-10-28.endive")
 STRIPE_ACCEPTED_API_VERSIONS = env_list("STRIPE_ACCEPTED_API_VERSIONS", STRIPE_API_VERSION)
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_mashang_local")
 STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", "300"))  # seconds
+STRIPE_WEBHOOK_RATE = os.environ.get("STRIPE_WEBHOOK_RATE", "600/min")  # per sending address
 STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
 # What the Stripe server serves (localstripe: neither): see billing/gateway.py.
 STRIPE_SUPPORTS_SEND_INVOICE = env_bool("STRIPE_SUPPORTS_SEND_INVOICE", True)

@@ -207,3 +207,12 @@ def test_a_failing_event_is_kept_failed_shown_and_can_be_run_again(public_client
     row.refresh_from_db()
     assert row.attempts == 2 and row.status == "failed"
     assert _status(kangbashi) == "active"
+
+
+def test_the_webhook_is_throttled_per_sender(public_client, kangbashi, settings):
+    settings.STRIPE_WEBHOOK_RATE = "2/min"
+    event = event_for({"id": "in_x", "customer": "cus_x"}, "invoice.paid", created=int(time.time()))
+    body, header = signed(event, secret="whsec_someone_else")
+    answers = [public_client.post("/billing/stripe/webhook/", data=body, content_type="application/json",
+                                  HTTP_STRIPE_SIGNATURE=header).status_code for _ in range(3)]
+    assert answers == [400, 400, 429]
