@@ -132,3 +132,4 @@ class District(TenantMixin):
 class Domain(DomainMixin):
     class Meta:
         ordering = ["domain"]
+from tenants.lifecycle.models import DistrictArchive, DistrictExport, DistrictRestore, DistrictTombstone  # noqa: E402,F401

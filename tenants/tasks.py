@@ -14,3 +14,5 @@ def refill_pool() -> int:
     connection.set_schema_to_public()
     with try_advisory_lock("refill-pool") as got:
         return fill_pool() if got else 0
+
+import tenants.lifecycle.tasks  # noqa: E402,F401 - Celery finds the lifecycle tasks (docs/lifecycle.md)
