@@ -300,7 +300,8 @@ SPECTACULAR_SETTINGS = {
     # Fields named "kind" in several modules: name their enums apart.
     "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
                             "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod",
-                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES"},
+                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES",
+                            "DistrictStatusEnum": "tenants.models.District.Status"},
 }
 
 # --- personal data --------------------------------------------------------------------------------

@@ -188,6 +188,8 @@ class Exports(generics.ListCreateAPIView):
     ordering_fields = ["created_at"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the view
+            return DistrictExport.objects.none()
         return selectors.exports_of(district_for_ops(self.request, self.kwargs["slug"]))
 
     @extend_schema(request=ActionSerializer, responses={202: ExportSerializer})

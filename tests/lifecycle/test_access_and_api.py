@@ -192,3 +192,21 @@ def test_the_sweep_lists_districts_due_for_deletion(kangbashi, done_export):
     assert sweep()["due"] == ["dongsheng"]
     assert sweep()["due"] == []  # listed once a day
     assert Path(done_export.dump_path).name == "d_dongsheng.dump"
+
+
+def test_the_schema_documents_the_lifecycle_api():
+    doc = APIClient(HTTP_HOST="localhost").get("/api/schema/?format=json").json()
+    paths = {p for p in doc["paths"] if p.startswith("/api/v1/lifecycle/")}
+    assert {"/api/v1/lifecycle/districts/", "/api/v1/lifecycle/districts/{slug}/archive/",
+            "/api/v1/lifecycle/districts/{slug}/exports/", "/api/v1/lifecycle/districts/{slug}/delete/",
+            "/api/v1/lifecycle/exports/{id}/restore/", "/api/v1/lifecycle/exports/{id}/files/{kind}/",
+            "/api/v1/lifecycle/tombstones/"} <= paths
+    for listing in ("/api/v1/lifecycle/districts/", "/api/v1/lifecycle/tombstones/",
+                    "/api/v1/lifecycle/districts/{slug}/exports/"):
+        ref = doc["paths"][listing]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert "results" in doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"], listing
+    download = doc["paths"]["/api/v1/lifecycle/exports/{id}/files/{kind}/"]["get"]["responses"]["200"]["content"]
+    assert download["application/octet-stream"]["schema"]["format"] == "binary"
+    export = doc["paths"]["/api/v1/lifecycle/districts/{slug}/exports/"]["post"]
+    assert "202" in export["responses"]
+    assert "confirm" in doc["components"]["schemas"]["ActionRequest"]["required"]
