@@ -210,3 +210,20 @@ def test_the_schema_documents_the_lifecycle_api():
     export = doc["paths"]["/api/v1/lifecycle/districts/{slug}/exports/"]["post"]
     assert "202" in export["responses"]
     assert "confirm" in doc["components"]["schemas"]["ActionRequest"]["required"]
+
+
+def test_a_failing_dump_fails_the_export_in_words_and_a_new_one_can_be_asked(dongsheng, settings, tmp_path):
+    from kernel.errors import Conflict
+    from tenants.lifecycle import exports, services
+
+    settings.DISTRICT_EXPORT_ROOT = tmp_path
+    settings.PG_BIN_DIR = str(tmp_path / "no-postgres-here")
+    export = services.request_export(actor=None, district=dongsheng, reason="移交")
+    failed = exports.produce(export)
+    assert failed.status == "failed" and failed.step == "dump" and "pg_dump" in failed.error
+    assert "PGPASSWORD" not in failed.error and not failed.dump_path
+    assert AuditEntry.objects.filter(action="lifecycle.export.failed", target_id=str(export.pk)).exists()
+    with pytest.raises(Conflict, match="not finished"):
+        services.restore_export(actor=None, export=failed, slug="ds-copy", reason="x")
+    again = services.request_export(actor=None, district=dongsheng, reason="再试")
+    assert again.pk != export.pk and again.status == "queued"
