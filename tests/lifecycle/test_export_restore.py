@@ -26,6 +26,7 @@ from tenants.lifecycle import services
 from tenants.lifecycle.models import DistrictArchive, DistrictExport, DistrictRestore, DistrictTombstone
 from tenants.lifecycle.pg import table_counts
 from tenants.models import District, Domain
+from tests.conftest import wait_for
 
 SOURCE, COPY = "lc-source", "lc-copy"
 PHONE = "13912345678"
@@ -84,7 +85,7 @@ def ops(django_db_blocker):
                 cursor.execute("DELETE FROM accounts_user WHERE id = %s", [user.pk])
 
 
-def test_export_restore_delete(ops):
+def test_export_restore_delete(ops, celery_worker):
     from tenants.services import AdminSpec, create_district
 
     created = create_district(slug=SOURCE, name_zh="导出区", name_en="Export", modules=ALL_MODULES,
@@ -106,11 +107,14 @@ def test_export_restore_delete(ops):
         services.delete_district(actor=ops, district=source, reason="到期删除")
     assert schema_exists(src_schema)
 
-    # --- export (the job, run here as its task would), asked for twice: one export
+    # --- export: a job a real Celery worker runs (kicked by name on commit); asked for twice, one export
     export = services.request_export(actor=ops, district=source, reason="移交客户")
     assert services.request_export(actor=ops, district=source, reason="again").pk == export.pk
-    export = lifecycle_exports.produce(export)
+    assert wait_for(lambda: DistrictExport.objects.get(pk=export.pk).status in ("done", "failed"), timeout=180)
+    export = DistrictExport.objects.get(pk=export.pk)
     assert export.status == "done", export.error
+    assert DistrictExport.objects.filter(slug=SOURCE).count() == 1
+    assert lifecycle_exports.produce(export).status == "done"  # a late duplicate delivery changes nothing
     assert export.step == "done" and export.finished_at
     for kind in ("dump", "media", "workbook"):
         path = lifecycle_exports.file_path(export, kind)
