@@ -116,6 +116,7 @@ class DistrictRestore(models.Model):
                                     related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     seconds = models.FloatField(default=0)
+    timings = models.JSONField(default=dict, blank=True, help_text="seconds per step of the restore")
     caught_up = models.JSONField(default=list, blank=True, help_text="migrations applied after the restore")
 
     class Meta:

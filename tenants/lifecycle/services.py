@@ -155,13 +155,26 @@ def restore_export(*, actor, export: DistrictExport, slug: str, domain: str | No
         message = _("A schema of this name already exists.")
         raise Conflict(f"slug: {message}", fields={"slug": [message]})
     source = District.objects.filter(pk=export.district_id).first()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - since, 3)
+        return now
+
+    t = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mashang-restore-") as tmp:
         renamed = Path(tmp) / "renamed.dump"
         with pg.scratch_database() as scratch:
+            t = lap("scratch_create", t)
             pg.restore_dump(dump, dbname=scratch)
+            t = lap("scratch_restore", t)
             pg.rename_schema_in(scratch, export.schema_name, schema)
             pg.dump_schema(schema, renamed, dbname=scratch)
+            t = lap("rename_and_dump", t)
+        t = lap("scratch_drop", t)
         pg.restore_dump(renamed)
+        t = lap("restore", t)
     try:
         unknown = _unknown_migrations(schema)
         if unknown:
@@ -174,7 +187,9 @@ def restore_export(*, actor, export: DistrictExport, slug: str, domain: str | No
             log.warning("restored schema %s was behind on migrations; migrating it now", schema)
             call_command("migrate_schemas", schema_name=schema, interactive=False, verbosity=0)
             connection.set_schema_to_public()
+        t = lap("migrations", t)
         _extract_media(export, schema)
+        t = lap("media", t)
         now = timezone.now()
         fields = dict(name_zh=name_zh or (source.name_zh if source else export.slug),
                       name_en=name_en or (source.name_en if source else ""))
@@ -190,7 +205,7 @@ def restore_export(*, actor, export: DistrictExport, slug: str, domain: str | No
             restore = DistrictRestore.objects.create(
                 export=export, district=district, slug=slug, reason=reason,
                 restored_by=actor if getattr(actor, "pk", None) else None,
-                seconds=time.perf_counter() - started, caught_up=[list(m) for m in missing])
+                seconds=time.perf_counter() - started, caught_up=[list(m) for m in missing], timings=timings)
             audit.record(actor=actor, action="lifecycle.restore", target=district,
                          after={"slug": slug, "domain": domain, "from_export": export.pk, "from_slug": export.slug,
                                 "caught_up": len(missing), "reason": reason, "restore": restore.pk})
