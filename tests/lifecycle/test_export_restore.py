@@ -28,7 +28,7 @@ from tenants.lifecycle.pg import table_counts
 from tenants.models import District, Domain
 from tests.conftest import wait_for
 
-SOURCE, COPY = "lc-source", "lc-copy"
+SOURCE, COPY, NEWER = "lc-source", "lc-copy", "lc-newer"
 PHONE = "13912345678"
 ID_NUMBER = "11010519491231002X"
 ALL_MODULES = ["registry", "codes", "cases", "points", "ratings", "participation", "notices"]
@@ -36,18 +36,18 @@ ALL_MODULES = ["registry", "codes", "cases", "points", "ratings", "participation
 
 def _cleanup():
     connection.set_schema_to_public()
-    for slug in (SOURCE, COPY):
+    for slug in (SOURCE, COPY, NEWER):
         schema = "d_" + slug.replace("-", "_")
         with connection.cursor() as cursor:
             cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(Path(settings.MEDIA_ROOT) / schema, ignore_errors=True)
         shutil.rmtree(Path(settings.DISTRICT_EXPORT_ROOT) / slug, ignore_errors=True)
-    DistrictTombstone.objects.filter(slug__in=[SOURCE, COPY]).delete()
-    DistrictRestore.objects.filter(slug__in=[SOURCE, COPY]).delete()
-    DistrictExport.objects.filter(slug__in=[SOURCE, COPY]).delete()
-    DistrictArchive.objects.filter(slug__in=[SOURCE, COPY]).delete()
-    Domain.objects.filter(tenant__slug__in=[SOURCE, COPY]).delete()
-    District.objects.filter(slug__in=[SOURCE, COPY]).delete()
+    DistrictTombstone.objects.filter(slug__in=[SOURCE, COPY, NEWER]).delete()
+    DistrictRestore.objects.filter(slug__in=[SOURCE, COPY, NEWER]).delete()
+    DistrictExport.objects.filter(slug__in=[SOURCE, COPY, NEWER]).delete()
+    DistrictArchive.objects.filter(slug__in=[SOURCE, COPY, NEWER]).delete()
+    Domain.objects.filter(tenant__slug__in=[SOURCE, COPY, NEWER]).delete()
+    District.objects.filter(slug__in=[SOURCE, COPY, NEWER]).delete()
 
 
 def _rows(schema: str, table: str, limit: int = 5) -> list[tuple]:
@@ -169,6 +169,19 @@ def test_export_restore_delete(ops, celery_worker):
     assert restore.export_id == export.pk and restore.slug == COPY
     assert AuditEntry.objects.filter(action="lifecycle.restore", target_id=str(copy.pk)).exists()
 
+    # --- a dump made by newer code (a migration this code does not know) is refused, leaving nothing
+    with connection.cursor() as cursor:
+        cursor.execute(f'INSERT INTO "{src_schema}".django_migrations (app, name, applied) '
+                       "VALUES ('notices', '9999_from_the_future', now())")
+    newer = services.request_export(actor=ops, district=source, reason="再导出")
+    assert wait_for(lambda: DistrictExport.objects.get(pk=newer.pk).status in ("done", "failed"), timeout=180)
+    newer = DistrictExport.objects.get(pk=newer.pk)
+    assert newer.status == "done", newer.error
+    with pytest.raises(Conflict, match="9999_from_the_future"):
+        services.restore_export(actor=ops, export=newer, slug=NEWER, reason="恢复")
+    assert not schema_exists("d_lc_newer") and not District.objects.filter(slug=NEWER).exists()
+    assert not (Path(settings.MEDIA_ROOT) / "d_lc_newer").exists()
+
     # --- deletion: refused for a district in service; then the source goes, the tombstone stays
     with pytest.raises(Conflict, match="archived"):
         services.delete_district(actor=ops, district=copy, reason="不")
@@ -177,7 +190,7 @@ def test_export_restore_delete(ops, celery_worker):
     assert not District.objects.filter(slug=SOURCE).exists()
     assert not Domain.objects.filter(domain="lc-source.localhost").exists()
     assert tombstone.slug == SOURCE and tombstone.domains == ["lc-source.localhost"]
-    assert tombstone.export_id == export.pk and tombstone.schema_name == src_schema
+    assert tombstone.export_id == newer.pk and tombstone.schema_name == src_schema  # the newest export
     assert DistrictArchive.objects.get(pk=record.pk).deleted_at is not None
     export.refresh_from_db()
     assert export.district_id is None and export.slug == SOURCE  # the export record and files are kept
