@@ -247,6 +247,8 @@ def why_not_deletable(district: District, *, now=None) -> str | None:
             "when": timezone.localtime(record.delete_not_before).strftime("%Y-%m-%d %H:%M")}
     if deletable_export(district, record) is None:
         return _("There is no finished export made after archiving: export it first.")
+    if DistrictExport.objects.filter(district=district, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
+        return _("An export is under way: wait until it is finished.")
     return None
 
 
