@@ -23,9 +23,10 @@ def _confirmed(request) -> bool:
 
 @platform_role_required(OPS)
 def index(request):
-    districts = list(districts_for(request.user).select_related("archive_record"))
+    ended = list(selectors.lifecycle_districts(request.user))
+    others = districts_for(request.user).exclude(pk__in=[d.pk for d in ended])
     return render(request, "lifecycle/index.html", {
-        "districts": districts, "due": selectors.due_for_deletion(),
+        "districts": ended, "others": others, "due": selectors.due_for_deletion(),
         "tombstones": selectors.tombstones()[:50]})
 
 

@@ -156,7 +156,9 @@ def test_console_pages_ask_for_a_confirmation(people, done_export):
 
     ops = people["ops"]
     ops.credentials(HTTP_ACCEPT_LANGUAGE="zh-hans")
-    assert ops.get("/console/lifecycle/").status_code == 200
+    index = ops.get("/console/lifecycle/").content.decode()
+    ended = index[index.index('data-testid="lifecycle-districts"'):index.index('data-testid="other-districts"')]
+    assert "dongsheng" in ended and "kangbashi" not in ended  # dongsheng has an export; kangbashi nothing yet
     page = ops.get("/console/lifecycle/kangbashi/")
     assert page.status_code == 200 and 'name="confirm"' in page.content.decode()
     ops.post("/console/lifecycle/kangbashi/archive/", {"reason": "到期", "retention_days": "30"})
