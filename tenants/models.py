@@ -132,4 +132,8 @@ class District(TenantMixin):
 class Domain(DomainMixin):
     class Meta:
         ordering = ["domain"]
+
+# Models of this app kept in their own modules: district lifecycle records and tombstones
+# (tenants/lifecycle), release runs (tenants/releases).
 from tenants.lifecycle.models import DistrictArchive, DistrictExport, DistrictRestore, DistrictTombstone  # noqa: E402,F401
+from tenants.releases.models import ReleaseOutcome, ReleaseRun  # noqa: E402, F401
