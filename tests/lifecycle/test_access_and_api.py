@@ -229,3 +229,28 @@ def test_a_failing_dump_fails_the_export_in_words_and_a_new_one_can_be_asked(don
         services.restore_export(actor=None, export=failed, slug="ds-copy", reason="x")
     again = services.request_export(actor=None, district=dongsheng, reason="再试")
     assert again.pk != export.pk and again.status == "queued"
+
+
+def test_a_deletion_another_app_protects_is_refused_and_drops_nothing(dongsheng, done_export):
+    """billing keeps a PROTECT foreign key to the district: deleting it is refused in words, naming the
+    model, and the schema is still there (DROP SCHEMA is rolled back with the rest)."""
+    from django_tenants.utils import schema_exists
+
+    from billing.models import BillingAccount, Plan
+    from kernel.errors import Conflict
+    from tenants.lifecycle.models import DistrictTombstone
+    from tenants.lifecycle.services import archive_district, delete_district
+    from tenants.models import District
+
+    plan = Plan.objects.create(key="lc-plan", name_zh="测试套餐", amount_fen=100)
+    BillingAccount.objects.create(district=dongsheng, plan=plan)
+    archive_district(actor=None, district=dongsheng, reason="到期", retention_days=1)
+    DistrictArchive.objects.filter(slug="dongsheng").update(archived_at=timezone.now() - dt.timedelta(days=3),
+                                                            delete_not_before=timezone.now() - dt.timedelta(days=2))
+    DistrictExport.objects.filter(pk=done_export.pk).update(started_at=timezone.now() - dt.timedelta(days=1))
+    with pytest.raises(Conflict, match="billing.billingaccount") as refused:
+        delete_district(actor=None, district=dongsheng, reason="保留期满")
+    assert refused.value.code == "still_referenced"
+    assert schema_exists("d_dongsheng") and District.objects.filter(slug="dongsheng", status="archived").exists()
+    assert not DistrictTombstone.objects.filter(slug="dongsheng").exists()
+    assert DistrictArchive.objects.get(slug="dongsheng").deleted_at is None
