@@ -17,3 +17,6 @@ class TenantsConfig(AppConfig):
             "release.done": ("区县迁移完成", "District migration done"),
             "release.failed": ("区县迁移失败", "District migration failed"),
         })
+        from tenants.lifecycle import AUDIT_ACTIONS
+
+        register_audit_actions(AUDIT_ACTIONS)  # archive, export, restore, delete (docs/lifecycle.md)

@@ -133,5 +133,7 @@ class Domain(DomainMixin):
     class Meta:
         ordering = ["domain"]
 
-# Release runs (tenants/releases): models of this app, kept in their own module.
+# Models of this app kept in their own modules: district lifecycle records and tombstones
+# (tenants/lifecycle), release runs (tenants/releases).
+from tenants.lifecycle.models import DistrictArchive, DistrictExport, DistrictRestore, DistrictTombstone  # noqa: E402,F401
 from tenants.releases.models import ReleaseOutcome, ReleaseRun  # noqa: E402, F401

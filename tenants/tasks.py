@@ -15,4 +15,5 @@ def refill_pool() -> int:
     with try_advisory_lock("refill-pool") as got:
         return fill_pool() if got else 0
 
+from tenants.lifecycle import tasks as _lifecycle_tasks  # noqa: E402, F401 - registers the lifecycle tasks
 from tenants.releases import tasks as _release_tasks  # noqa: E402, F401 - registers the release tasks

@@ -243,7 +243,12 @@ CELERY_BEAT_SCHEDULE = {
     "module-periodic-fanout": {"task": "kernel.tasks.fan_out_periodic", "schedule": 60.0},
     "refill-district-pool": {"task": "tenants.tasks.refill_pool", "schedule": 300.0},
     "requeue-release-retries": {"task": "tenants.releases.tasks.requeue_releases", "schedule": 60.0},
+    "district-lifecycle": {"task": "tenants.lifecycle.tasks.sweep", "schedule": 600.0},  # docs/lifecycle.md
 }
+# The end of a district's life (docs/lifecycle.md): exports live here, never under MEDIA_ROOT; an archived
+# district may be deleted this many days after archiving (and only with a finished export).
+DISTRICT_EXPORT_ROOT = Path(os.environ.get("DISTRICT_EXPORT_ROOT", RUN_DIR / "exports" if TESTING else ROOT / "private" / "exports"))
+DISTRICT_RETENTION_DAYS = int(os.environ.get("DISTRICT_RETENTION_DAYS", "180"))
 
 # --- REST API -------------------------------------------------------------------------------------
 # Fields of a request body (JSON, or the non-file fields of a form): more is refused with 413 in the one
@@ -296,7 +301,8 @@ SPECTACULAR_SETTINGS = {
     # Fields named "kind" in several modules: name their enums apart.
     "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
                             "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod",
-                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES"},
+                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES",
+                            "DistrictStatusEnum": "tenants.models.District.Status"},
 }
 
 # --- personal data --------------------------------------------------------------------------------

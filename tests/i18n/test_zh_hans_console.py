@@ -23,6 +23,8 @@ SKIP = {
     "set_language": "POST only (the language switch)",
     "console:logout": "POST only",
     "console:district-status": "POST only (suspend / resume, from the districts page)",
+    "lifecycle:restore": "POST only (restore an export as a new district)",
+    "lifecycle:export-file": "a file download (schema dump, uploads archive, Excel workbook)",
     "console:district-go-live": "POST only (go live, from the district's page)",
     "console:district-invite": "POST only (re-issue the administrator's invitation; answers with the page)",
     "releases:retry": "POST only (migrate one district again, from the releases page)",
