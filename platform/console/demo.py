@@ -26,7 +26,7 @@ from tenants.services import AdminSpec, Branding, create_district, update_brandi
 
 DISTRICTS = [
     {
-        "slug": "kangbashi", "name_zh": "康巴什区", "name_en": "Kangbashi",
+        "slug": "kangbashi", "name_zh": "康巴什区", "name_en": "Kangbashi", "plan": "city-metered",
         "branding": Branding(title_zh="多多评·码上生活", title_en="Duoduoping · Life on a Code",
                              primary_color="#c62828", accent_color="#fbc02d"),
         "modules": ["registry", "codes", "cases", "points", "ratings", "participation", "notices"],
@@ -42,7 +42,7 @@ DISTRICTS = [
         },
     },
     {
-        "slug": "dongsheng", "name_zh": "东胜区", "name_en": "Dongsheng",
+        "slug": "dongsheng", "name_zh": "东胜区", "name_en": "Dongsheng", "plan": "standard",
         "branding": Branding(title_zh="东胜·码上办", title_en="Dongsheng on a Code",
                              primary_color="#1565c0", accent_color="#ffb300"),
         "modules": ["registry", "codes", "cases", "ratings", "notices"],
@@ -54,7 +54,7 @@ DISTRICTS = [
         },
     },
     {
-        "slug": "laixi", "name_zh": "莱西市", "name_en": "Laixi",
+        "slug": "laixi", "name_zh": "莱西市", "name_en": "Laixi", "plan": "standard",
         "branding": Branding(title_zh="莱西·码上生活", title_en="Laixi Life on a Code",
                              primary_color="#2e7d32", accent_color="#ff7043"),
         "modules": ["registry", "codes", "points", "participation", "notices"],
@@ -201,4 +201,41 @@ def seed_modules(district: District, *, admin, rng_seed: str, without: tuple[str
     for spec in catalog.in_dependency_order(s.key for s in catalog.effective(district)):
         if spec.demo and spec.key not in without:
             lines.extend(import_string(spec.demo)(district=district, admin=admin, rng_seed=rng_seed) or ())
+    return lines
+
+
+def open_demo_billing(port: str) -> list[str]:
+    """Each demo district gets its Stripe customer and subscription (billing.services.open_account,
+    idempotent); with the Stripe fake of `make run` (localstripe), its webhooks are pointed at this
+    server first. Returns lines for the sign-in sheet; a Stripe that can't be reached is a warning,
+    never a failed demo."""
+    import json
+    import urllib.request
+
+    from django.conf import settings
+
+    from billing.services import open_account
+
+    base = settings.STRIPE_API_BASE
+    lines = []
+    if base.startswith(("http://127.0.0.1", "http://localhost")):
+        body = json.dumps({"url": f"http://localhost:{port}/billing/stripe/webhook/",
+                           "secret": settings.STRIPE_WEBHOOK_SECRET}).encode()
+        request = urllib.request.Request(f"{base}/_config/webhooks/mashang-demo", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=5).close()
+        except OSError as exc:
+            return [f"billing: the Stripe fake at {base} did not answer ({exc}); run `make stripe-fake`"]
+    connection.set_schema_to_public()
+    for spec in DISTRICTS:
+        district = District.objects.filter(slug=spec["slug"]).first()
+        if district is None:
+            continue
+        try:
+            account = open_account(actor=None, district=district, plan=spec.get("plan"))
+        except Exception as exc:  # noqa: BLE001 - the demo goes on without billing
+            lines.append(f"billing: {district.slug} not opened ({type(exc).__name__}: {exc})")
+            continue
+        lines.append(f"billing: {district.slug} on plan {account.plan.key} ({account.get_state_display()})")
     return lines

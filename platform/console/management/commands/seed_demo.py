@@ -42,6 +42,11 @@ class Command(BaseCommand):
                 out(f"   benefit provider: provider / {DEMO_PASSWORD}   (scans a resident's benefit code; desk: /points/verify/)")
             for line in sign_ins:
                 out(f"   {line}")
+        from console.demo import open_demo_billing
+
+        out("")
+        for line in open_demo_billing(port):
+            out(line)
         self.open_to_lan(o["lan_district"], port, out)
         out("\nAPI: /api/v1/ on every host; schema /api/schema/, Swagger UI /api/docs/.")
 
