@@ -36,7 +36,7 @@ def handle(event: WebhookEvent) -> str:
 def _account(customer_id: str | None):
     if not customer_id:
         return None
-    return (BillingAccount.objects.select_for_update().select_related("plan", "district")
+    return (BillingAccount.objects.select_for_update(of=("self",)).select_related("plan", "district")
             .filter(stripe_customer_id=customer_id).first())
 
 
