@@ -85,3 +85,22 @@ def test_ladder_reconcile_and_usage_leave_a_closed_account_alone(kangbashi, laix
     assert [r.district_id for r in rows] == [laixi.pk] and rows[0].district_slug == "laixi"
     assert not UsageRecord.objects.filter(district_slug="kangbashi").exists()
     assert live.state == AccountState.ACTIVE
+
+
+def test_the_migration_copies_the_district_onto_rows_made_before(kangbashi):
+    """billing 0003's RunPython fills ``district_slug`` / ``district_name_zh`` of the rows already there."""
+    import importlib
+
+    from django.apps import apps
+
+    from billing.models import Plan
+
+    migration = importlib.import_module("billing.migrations.0003_district_may_be_deleted")
+    account = BillingAccount.objects.create(district=kangbashi, plan=Plan.objects.get(key="starter"))
+    usage = UsageRecord.objects.create(district=kangbashi, month=dt.date(2026, 1, 1))
+    assert account.district_slug == usage.district_slug == "kangbashi"  # copied when made
+    BillingAccount.objects.filter(pk=account.pk).update(district_slug="", district_name_zh="")
+    UsageRecord.objects.filter(pk=usage.pk).update(district_slug="", district_name_zh="")
+    migration.copy_district_names(apps, None)
+    for row in (BillingAccount.objects.get(pk=account.pk), UsageRecord.objects.get(pk=usage.pk)):
+        assert row.district_slug == "kangbashi" and row.district_name_zh == kangbashi.name_zh
