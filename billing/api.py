@@ -2,6 +2,7 @@
 and reconcile reports, narrowed by role (a vendor sees its own districts' rows only, others 404)."""
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -60,35 +61,42 @@ class PlanDetail(generics.RetrieveUpdateAPIView):
 
 
 class AccountSerializer(serializers.ModelSerializer):
-    district = serializers.SlugRelatedField(read_only=True, slug_field="slug")
-    district_status = serializers.CharField(source="district.status", read_only=True)
+    district = serializers.CharField(source="district_slug", read_only=True,
+                                     help_text="the district's slug (kept after the district is deleted)")
+    district_name_zh = serializers.CharField(read_only=True)
+    district_deleted = serializers.BooleanField(read_only=True, help_text="the district was deleted; the account is closed")
+    district_status = serializers.CharField(read_only=True, allow_null=True, help_text="null once deleted")
     plan = serializers.SlugRelatedField(read_only=True, slug_field="key")
 
     class Meta:
         model = BillingAccount
-        fields = ["district", "district_status", "plan", "state", "state_as_of", "past_due_since",
-                  "stripe_customer_id", "stripe_subscription_id", "subscription_status", "keep_active_until",
-                  "override_reason", "opened_at"]
+        fields = ["district", "district_name_zh", "district_deleted", "district_status", "plan", "state",
+                  "state_as_of", "past_due_since", "stripe_customer_id", "stripe_subscription_id",
+                  "subscription_status", "keep_active_until", "override_reason", "opened_at", "closed_at",
+                  "closed_reason"]
 
 
 class AccountList(generics.ListAPIView):
     permission_classes = [HasPlatformRole.of()]
     serializer_class = AccountSerializer
     filterset_fields = ["state"]
-    ordering_fields = ["district__slug", "state_as_of"]
+    ordering_fields = ["district_slug", "state_as_of"]
 
     def get_queryset(self):
         return selectors.accounts_for(self.request.user)
 
 
 class AccountDetail(generics.RetrieveAPIView):
+    """A district's account by its slug; a deleted district's (closed) account for ops and finance."""
+
     permission_classes = [HasPlatformRole.of()]
     serializer_class = AccountSerializer
-    lookup_field = "district__slug"
-    lookup_url_kwarg = "slug"
 
-    def get_queryset(self):
-        return selectors.accounts_for(self.request.user)
+    def get_object(self):
+        account = selectors.account_by_slug(self.request.user, self.kwargs["slug"])
+        if account is None:
+            raise Http404
+        return account
 
 
 class OverrideSerializer(serializers.Serializer):
@@ -119,11 +127,13 @@ class AccountOverride(generics.GenericAPIView):
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
-    district = serializers.SlugRelatedField(source="account.district", read_only=True, slug_field="slug")
+    district = serializers.CharField(source="account.district_slug", read_only=True,
+                                     help_text="the district's slug (kept after the district is deleted)")
+    district_deleted = serializers.BooleanField(source="account.district_deleted", read_only=True)
 
     class Meta:
         model = Invoice
-        fields = ["stripe_invoice_id", "district", "number", "amount_due", "amount_paid", "currency", "status",
+        fields = ["stripe_invoice_id", "district", "district_deleted", "number", "amount_due", "amount_paid", "currency", "status",
                   "collection_method", "due_date", "payment_failed_at", "paid_at", "hosted_invoice_url",
                   "invoice_pdf", "created_at"]
 
@@ -141,11 +151,13 @@ class InvoiceList(generics.ListAPIView):
 
 
 class UsageSerializer(serializers.ModelSerializer):
-    district = serializers.SlugRelatedField(read_only=True, slug_field="slug")
+    district = serializers.CharField(source="district_slug", read_only=True,
+                                     help_text="the district's slug (kept after the district is deleted)")
+    district_deleted = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = UsageRecord
-        fields = ["district", "month", "residents_bound", "active_users", "counted_at", "reported_at", "report"]
+        fields = ["district", "district_deleted", "month", "residents_bound", "active_users", "counted_at", "reported_at", "report"]
 
 
 class UsageList(generics.ListAPIView):
@@ -154,10 +166,7 @@ class UsageList(generics.ListAPIView):
     ordering_fields = ["month"]
 
     def get_queryset(self):
-        from tenants.access import for_vendor_of
-
-        return for_vendor_of(self.request.user, UsageRecord.objects.select_related("district").order_by("-month"),
-                             field="district__vendor")
+        return selectors.usage_for(self.request.user)
 
 
 class ReportSerializer(serializers.ModelSerializer):

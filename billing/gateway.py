@@ -147,6 +147,16 @@ def find_subscription(customer_id: str) -> dict | None:
     return None
 
 
+def cancel_subscription(subscription_id: str) -> dict:
+    """Cancel a subscription now (no proration, no final invoice). Idempotent: one already ended is
+    returned as it is (Stripe refuses to cancel it twice)."""
+    current = retrieve_subscription(subscription_id)
+    if current.get("status") in ("canceled", "incomplete_expired"):
+        return current
+    return as_dict(_call("subscriptions.cancel", client().v1.subscriptions.cancel, subscription_id,
+                         options={"idempotency_key": f"mashang-cancel-{subscription_id}"}))
+
+
 def retrieve_subscription(subscription_id: str) -> dict:
     return as_dict(_call("subscriptions.retrieve", client().v1.subscriptions.retrieve, subscription_id))
 

@@ -2,7 +2,8 @@
 order-safe: it takes the account's row lock, re-reads the object from Stripe through the gateway (the
 truth now, whatever order events came in), and falls back to the event's own copy only when that is
 newer than what the mirror knows (``as_of`` = the event's ``created``). So an old
-``invoice.payment_failed`` arriving after the invoice was paid finds it paid and suspends nobody."""
+``invoice.payment_failed`` arriving after the invoice was paid finds it paid and suspends nobody.
+An event about a closed account (its district deleted) is kept and marked ignored: nothing changes."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ from django.db import transaction
 
 from billing import gateway
 from billing.models import BillingAccount, WebhookEvent
-from billing.services import apply_ladder, mirror_invoice
+from billing.services import apply_ladder, is_closed, mirror_invoice
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def handle(event: WebhookEvent) -> str:
 def _account(customer_id: str | None):
     if not customer_id:
         return None
-    return (BillingAccount.objects.select_for_update().select_related("plan", "district")
+    return (BillingAccount.objects.select_for_update(of=("self",)).select_related("plan", "district")
             .filter(stripe_customer_id=customer_id).first())
 
 
@@ -47,6 +48,8 @@ def on_invoice(event: WebhookEvent, obj: dict) -> str:
         account = _account(customer)
         if account is None:
             return f"ignored: no district has customer {customer}"
+        if is_closed(account):
+            return f"ignored: account of {account.district_slug} is closed (district deleted)"
         try:
             data, authoritative = gateway.retrieve_invoice(obj["id"]), True
         except gateway.GatewayError:
@@ -64,6 +67,8 @@ def on_subscription(event: WebhookEvent, obj: dict) -> str:
         account = _account(obj.get("customer"))
         if account is None or obj.get("id") != account.stripe_subscription_id:
             return "ignored: not a district's current subscription"
+        if is_closed(account):
+            return f"ignored: account of {account.district_slug} is closed (district deleted)"
         try:
             data = gateway.retrieve_subscription(obj["id"])
             as_of = max(event.created, account.subscription_as_of or event.created)

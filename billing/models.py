@@ -65,13 +65,26 @@ class AccountState(models.TextChoices):
     ACTIVE = "active", _("active")
     PAST_DUE = "past_due", _("past due")
     SUSPENDED = "suspended", _("suspended")
+    CLOSED = "closed", _("closed (district deleted)")
+
+
+def _copy_district(row) -> None:
+    """Keep the district's slug and name on a billing row, so finance can read it after the district is
+    deleted (the foreign key is then set to NULL)."""
+    if row.district_id is not None and not row.district_slug:
+        row.district_slug, row.district_name_zh = row.district.slug, row.district.name_zh
 
 
 class BillingAccount(models.Model):
     """A district's billing: its plan, its Stripe customer and subscription, and where it stands on the
     ladder (active → past due → suspended → active). ``*_as_of`` are the Stripe times of what we know."""
 
-    district = models.OneToOneField("tenants.District", on_delete=models.PROTECT, related_name="billing_account")
+    # NULL once the district is deleted (tenants.lifecycle): the account, its invoices and usage stay for
+    # accounting, named by the slug and name copied when the account was made.
+    district = models.OneToOneField("tenants.District", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="billing_account")
+    district_slug = models.CharField(max_length=40, blank=True, db_index=True)
+    district_name_zh = models.CharField(max_length=120, blank=True)
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
     stripe_customer_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     stripe_subscription_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
@@ -86,16 +99,32 @@ class BillingAccount(models.Model):
     override_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["district__slug"]
+        ordering = ["district_slug", "id"]
         constraints = [models.CheckConstraint(condition=Q(state__in=[s.value for s in AccountState]),
                                               name="billing_account_state_valid")]
 
     def __str__(self) -> str:
-        return f"{self.district_id}: {self.plan_id} ({self.state})"
+        return f"{self.district_slug or self.district_id}: {self.plan_id} ({self.state})"
+
+    def save(self, *args, **kwargs):
+        _copy_district(self)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "district_slug", "district_name_zh"}
+        super().save(*args, **kwargs)
+
+    @property
+    def district_deleted(self) -> bool:
+        return self.district_id is None
+
+    @property
+    def district_status(self) -> str | None:
+        return self.district.status if self.district_id is not None else None
 
 
 class Invoice(models.Model):
@@ -182,7 +211,10 @@ class ReconcileReport(models.Model):
 class UsageRecord(models.Model):
     """A district's usage in one month, from real counts in its schema. One row per district and month."""
 
-    district = models.ForeignKey("tenants.District", on_delete=models.PROTECT, related_name="usage_records")
+    district = models.ForeignKey("tenants.District", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="usage_records")  # NULL once the district is deleted
+    district_slug = models.CharField(max_length=40, blank=True, db_index=True)
+    district_name_zh = models.CharField(max_length=120, blank=True)
     month = models.DateField(help_text="the first day of the month")
     residents_bound = models.PositiveIntegerField(default=0)
     active_users = models.PositiveIntegerField(default=0)
@@ -191,8 +223,18 @@ class UsageRecord(models.Model):
     report = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["-month", "district_id"]
+        ordering = ["-month", "district_slug", "id"]
         constraints = [models.UniqueConstraint(fields=["district", "month"], name="billing_usage_one_per_month")]
 
     def __str__(self) -> str:
-        return f"{self.district_id} {self.month:%Y-%m}"
+        return f"{self.district_slug or self.district_id} {self.month:%Y-%m}"
+
+    def save(self, *args, **kwargs):
+        _copy_district(self)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "district_slug", "district_name_zh"}
+        super().save(*args, **kwargs)
+
+    @property
+    def district_deleted(self) -> bool:
+        return self.district_id is None

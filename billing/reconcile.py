@@ -1,5 +1,6 @@
 """The daily reconciliation: each opened account compared with Stripe (subscription status, every
-invoice), the mirror fixed, the ladder applied, and the differences kept in a ``ReconcileReport``."""
+invoice), the mirror fixed, the ladder applied, and the differences kept in a ``ReconcileReport``.
+Closed accounts (their district deleted) are left out: their mirror stays as it was when closed."""
 from __future__ import annotations
 
 from django.db import transaction
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from billing import gateway
 from billing.models import AccountState, BillingAccount, ReconcileReport
-from billing.services import DISTRICT_STATUS, DRIVEN, apply_ladder, mirror_invoice
+from billing.services import DISTRICT_STATUS, DRIVEN, apply_ladder, is_closed, mirror_invoice
 from kernel import audit
 from tenants.models import District
 
@@ -18,7 +19,8 @@ def reconcile(*, actor=None, now=None) -> ReconcileReport:
     """``now``: the time the ladder judges by (default: now)."""
     report = ReconcileReport.objects.create()
     differences, errors, checked = [], [], 0
-    accounts = BillingAccount.objects.exclude(stripe_customer_id=None).values_list("pk", flat=True)
+    accounts = (BillingAccount.objects.exclude(stripe_customer_id=None).exclude(state=AccountState.CLOSED)
+                .filter(district__isnull=False).values_list("pk", flat=True))
     for pk in accounts:
         checked += 1
         try:
@@ -35,14 +37,18 @@ def reconcile(*, actor=None, now=None) -> ReconcileReport:
 
 
 def _reconcile_one(pk: int, now) -> list[dict]:
-    account = BillingAccount.objects.select_related("district").get(pk=pk)
+    account = BillingAccount.objects.get(pk=pk)
+    if is_closed(account):
+        return []
     remote_invoices = gateway.list_invoices(account.stripe_customer_id)
     remote_sub = (gateway.retrieve_subscription(account.stripe_subscription_id)
                   if account.stripe_subscription_id else None)
     found: list[dict] = []
-    slug = account.district.slug
+    slug = account.district_slug
     with transaction.atomic():
-        account = BillingAccount.objects.select_for_update().select_related("plan", "district").get(pk=pk)
+        account = BillingAccount.objects.select_for_update().select_related("plan").get(pk=pk)
+        if is_closed(account):  # closed while Stripe was read
+            return []
         if remote_sub is not None and remote_sub.get("status", "") != account.subscription_status:
             found.append({"district": slug, "what": "subscription.status", "object": account.stripe_subscription_id,
                           "local": account.subscription_status, "stripe": remote_sub.get("status", "")})

@@ -1,5 +1,7 @@
 """Reads of billing, always narrowed by who asks: ops and finance see every district, a vendor only the
-districts it rolled out (tenants.access.for_vendor_of), a district admin only its own district."""
+districts it rolled out (tenants.access.for_vendor_of), a district admin only its own district.
+A row whose district was deleted (district NULL, the slug kept) has no vendor, so only ops and finance
+see it."""
 from __future__ import annotations
 
 from django.db.models import QuerySet
@@ -13,7 +15,20 @@ def plans() -> QuerySet[Plan]:
 
 
 def accounts_for(user) -> QuerySet[BillingAccount]:
-    qs = BillingAccount.objects.select_related("district", "district__vendor", "plan").order_by("district__slug")
+    qs = BillingAccount.objects.select_related("district", "district__vendor", "plan").order_by("district_slug", "id")
+    return for_vendor_of(user, qs, field="district__vendor")
+
+
+def account_by_slug(user, slug: str) -> BillingAccount | None:
+    """The account named ``slug`` that ``user`` may see: the living district's, else (ops and finance:
+    a vendor never sees a row without a district) the newest closed account of a deleted district."""
+    qs = accounts_for(user)
+    return (qs.filter(district__slug=slug).first()
+            or qs.filter(district__isnull=True, district_slug=slug).order_by("-closed_at", "-id").first())
+
+
+def usage_for(user) -> QuerySet[UsageRecord]:
+    qs = UsageRecord.objects.select_related("district").order_by("-month", "district_slug", "id")
     return for_vendor_of(user, qs, field="district__vendor")
 
 

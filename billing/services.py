@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing import gateway
-from billing.models import AccountState, BillingAccount, Invoice, Plan, WebhookEvent
+from billing.models import AccountState, BillingAccount, Invoice, Plan, UsageRecord, WebhookEvent
 from kernel import audit, jobs
 from kernel.errors import Conflict, DomainError
 from kernel.models import JobStatus
@@ -126,6 +126,64 @@ def open_account(*, actor, district: District, plan: Plan | str | None = None) -
         audit.record(actor=actor, action="billing.account.open", target=account,
                      after={"customer": customer_id, "subscription": subscription["id"], "plan": plan.key})
     return account
+
+
+# --- closing a district's account (before the lifecycle deletes the district) ------------------------
+
+def close_account(*, actor, district: District, reason: str) -> BillingAccount | None:
+    """Close ``district``'s billing before the district is deleted: its Stripe subscription is cancelled
+    (through the gateway; one already cancelled is left as it is), the account marked closed with the
+    reason, audit-logged. Idempotent: a closed account is returned unchanged; a district without an
+    account gets None. The account, its invoices and usage stay (accounting retention): the lifecycle's
+    delete then sets their district to NULL and they keep the copied slug and name.
+
+    Stripe is called first and the account is written after, in the caller's transaction when there is
+    one (the lifecycle's delete): if Stripe refuses, ``gateway.GatewayError`` is raised and nothing here
+    is written. A cancel that went through before a later failure is found cancelled on the next try."""
+    from tenants.services import require_reason
+
+    reason = require_reason(reason)
+    account = BillingAccount.objects.filter(district_id=district.pk).first()
+    if account is None or account.state == AccountState.CLOSED:
+        return account
+    subscription = None
+    if account.stripe_subscription_id:
+        subscription = gateway.cancel_subscription(account.stripe_subscription_id)
+    elif account.stripe_customer_id:  # opening stopped between Stripe's create and our save
+        found = gateway.find_subscription(account.stripe_customer_id)
+        subscription = gateway.cancel_subscription(found["id"]) if found else None
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        if account.state == AccountState.CLOSED:
+            return account
+        now = timezone.now()
+        before = {"state": account.state, "subscription_status": account.subscription_status}
+        account.state, account.state_as_of, account.closed_at = AccountState.CLOSED, now, now
+        account.closed_reason = reason[:500]
+        account.district_slug, account.district_name_zh = district.slug, district.name_zh
+        if subscription is not None:
+            account.stripe_subscription_id = subscription["id"]
+            account.subscription_status = subscription.get("status") or "canceled"
+            account.subscription_as_of = now
+        account.save()
+        audit.record(actor=actor, action="billing.account.close", target=account, before=before,
+                     after={"state": AccountState.CLOSED, "district": district.slug,
+                            "subscription": account.stripe_subscription_id or "",
+                            "subscription_status": account.subscription_status, "reason": reason})
+        UsageRecord.objects.filter(district_id=district.pk, district_slug="").update(
+            district_slug=district.slug, district_name_zh=district.name_zh)
+    return account
+
+
+def before_district_delete(*, actor, district: District, reason: str) -> None:
+    """kernel.lifecycle_hooks before-delete hook: billing is closed before the district goes."""
+    close_account(actor=actor, district=district, reason=reason)
+
+
+def is_closed(account: BillingAccount) -> bool:
+    """A closed account (its district deleted, or about to be): the ladder, webhooks, reconcile and usage
+    leave it alone."""
+    return account.state == AccountState.CLOSED or account.district_id is None
 
 
 def provisioning_step(run) -> dict:
@@ -296,7 +354,7 @@ def apply_ladder(account: BillingAccount, *, now: dt.datetime | None = None, act
     set up or archived is left alone); a suspension by hand (no unpaid invoice) is not undone here."""
     from tenants.services import ALLOWED_TRANSITIONS, set_status
 
-    if account.state == AccountState.PENDING:
+    if account.state == AccountState.PENDING or is_closed(account):
         return account
     now = now or timezone.now()
     state, since, reason = evaluate(account, now)
@@ -332,9 +390,13 @@ def run_ladder(now: dt.datetime | None = None) -> dict:
     """The hourly job: each opened account evaluated again (due dates pass, grace periods end, overrides
     expire). Returns how many accounts are in each state."""
     counts: dict[str, int] = {}
-    for pk in BillingAccount.objects.exclude(state=AccountState.PENDING).values_list("pk", flat=True):
+    opened = (BillingAccount.objects.exclude(state__in=[AccountState.PENDING, AccountState.CLOSED])
+              .filter(district__isnull=False))
+    for pk in opened.values_list("pk", flat=True):
         with transaction.atomic():
             account = BillingAccount.objects.select_for_update().select_related("plan").get(pk=pk)
+            if is_closed(account):  # closed since the list was read
+                continue
             apply_ladder(account, now=now)
             counts[account.state] = counts.get(account.state, 0) + 1
     return counts
@@ -351,6 +413,8 @@ def override(*, actor, account: BillingAccount, keep_active_until: dt.date | Non
         raise DomainError(message, fields={"keep_active_until": [message]})
     with transaction.atomic():
         account = BillingAccount.objects.select_for_update().select_related("plan").get(pk=account.pk)
+        if is_closed(account):
+            raise Conflict(_("This billing account is closed: its district was deleted."), code="account_closed")
         before = {"keep_active_until": str(account.keep_active_until or ""), "reason": account.override_reason}
         account.keep_active_until = keep_active_until
         account.override_reason = reason
@@ -358,6 +422,6 @@ def override(*, actor, account: BillingAccount, keep_active_until: dt.date | Non
         account.save(update_fields=["keep_active_until", "override_reason", "override_by", "updated_at"])
         audit.record(actor=actor, action="billing.override", target=account, before=before,
                      after={"keep_active_until": str(keep_active_until or ""), "reason": reason,
-                            "district": account.district.slug})
+                            "district": account.district_slug})
         apply_ladder(account, actor=actor)
     return account

@@ -1,7 +1,8 @@
 """Monthly usage of the districts whose plan records it, from real counts read inside each district's
 schema: residents bound (a resident with a sign-in account and a current household) and active users
 (the district's users who signed in during the month). One row per district and month (updated while the
-month runs); a finished month of a metered plan is reported to Stripe once, through the gateway."""
+month runs); a finished month of a metered plan is reported to Stripe once, through the gateway. A closed
+account (its district deleted) is not counted; its rows stay, named by the copied slug."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing import gateway
-from billing.models import BillingAccount, UsageRecord
+from billing.models import AccountState, BillingAccount, UsageRecord
 from kernel import audit
 
 
@@ -43,7 +44,8 @@ def record_usage(*, month: dt.date | None = None, actor=None) -> list[UsageRecor
     finished month not yet reported for metered plans. Running it again updates, never doubles."""
     month = month_start(month or timezone.localdate())
     done = []
-    accounts = (BillingAccount.objects.filter(plan__records_usage=True).exclude(stripe_customer_id=None)
+    accounts = (BillingAccount.objects.filter(plan__records_usage=True, district__isnull=False)
+                .exclude(stripe_customer_id=None).exclude(state=AccountState.CLOSED)
                 .select_related("plan", "district"))
     for account in accounts:
         counts = count(account.district, month)
@@ -57,7 +59,7 @@ def record_usage(*, month: dt.date | None = None, actor=None) -> list[UsageRecor
                 record.refresh_from_db()
             if made or changed:
                 audit.record(actor=actor, action="billing.usage", target=record,
-                             after={"district": account.district.slug, "month": str(month), **counts})
+                             after={"district": account.district_slug, "month": str(month), **counts})
         done.append(record)
         if account.plan.usage_metered:
             report_finished(account, before=month)
@@ -67,7 +69,7 @@ def record_usage(*, month: dt.date | None = None, actor=None) -> list[UsageRecor
 def report_finished(account: BillingAccount, *, before: dt.date) -> None:
     pending = UsageRecord.objects.filter(district=account.district, month__lt=before, reported_at__isnull=True)
     for record in pending:
-        identifier = f"{account.district.slug}-{record.month:%Y-%m}"
+        identifier = f"{account.district_slug}-{record.month:%Y-%m}"
         at = dt.datetime.combine(next_month(record.month), dt.time.min, tzinfo=dt.UTC) - dt.timedelta(seconds=1)
         words = gateway.report_usage(customer_id=account.stripe_customer_id, value=record.residents_bound,
                                      identifier=identifier, timestamp=at)

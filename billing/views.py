@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -147,14 +147,25 @@ def accounts(request):
 @platform_role_required(OPS, FINANCE, VENDOR)
 def account(request, slug: str):
     """A district's billing (one the caller may see; else 404): plan, state, invoices, usage, override."""
-    district = get_object_or_404(districts_for(request.user), slug=slug)
-    acct = selectors.accounts_for(request.user).filter(district=district).first()
-    invoices = selectors.invoices_for(request.user).filter(account__district=district)
+    district = districts_for(request.user).filter(slug=slug).first()
+    if district is not None:
+        acct = selectors.accounts_for(request.user).filter(district=district).first()
+        invoices = selectors.invoices_for(request.user).filter(account__district=district)
+        usage = selectors.usage_for(request.user).filter(district=district)
+        name = district.name_zh
+    else:  # a deleted district: its closed account stays readable (ops, finance; a vendor gets 404)
+        acct = selectors.account_by_slug(request.user, slug)
+        if acct is None:
+            raise Http404
+        invoices = selectors.invoices_for(request.user).filter(account=acct)
+        usage = selectors.usage_for(request.user).filter(district__isnull=True, district_slug=slug)
+        name = acct.district_name_zh or slug
     return render(request, "billing/account.html", {
-        "district": district, "account": acct, "invoices": _page(request, invoices),
-        "usage": district.usage_records.all()[:12],
-        "can_override": bool(acct) and has_platform_role(request.user, OPS), "today": dt.date.today().isoformat(),
-        "tab": "accounts"})
+        "slug": slug, "name": name, "deleted": district is None, "account": acct,
+        "invoices": _page(request, invoices), "usage": usage[:12],
+        "can_override": bool(acct) and district is not None and acct.state != "closed"
+        and has_platform_role(request.user, OPS),
+        "today": dt.date.today().isoformat(), "tab": "accounts"})
 
 
 @platform_role_required(OPS)

@@ -7,6 +7,12 @@
 - **set-up checks**: the go-live checklist of a district, computed from real state (the administrator
   signed in, the ledger imported, the responsibility list set, the first codes printed, billing
   active). Modules and platform apps register theirs in their AppConfig.ready().
+- **before-delete hooks**: what must be settled outside the district's schema before the lifecycle
+  deletes a district (``billing`` cancels the Stripe subscription and closes the account). Each
+  ``fn(*, actor, district, reason)`` is called by ``tenants.lifecycle.services.delete_district`` inside
+  its transaction, after the deletion was found allowed and before the schema is dropped. It must be
+  idempotent (a delete refused later is tried again) and raise ``kernel.errors.DomainError`` to refuse
+  the deletion: the whole delete is then rolled back and the error shown.
 
 A step's ``run(run)`` gets the provisioning run (``run.application``, ``run.district`` once made,
 ``run.actor``) and returns a small dict recorded with the step (shown to the vendor). It must be
@@ -64,3 +70,16 @@ def setup_checks(district=None) -> list[SetupCheck]:
     if district is None:
         return checks
     return [c for c in checks if not c.module or district.has_module(c.module)]
+
+
+_before_delete: dict[str, Callable[..., None]] = {}
+
+
+def register_before_delete(fn: Callable[..., None], key: str | None = None) -> None:
+    """Register ``fn(*, actor, district, reason)`` to run before a district is deleted (idempotent:
+    registering the same function again replaces it)."""
+    _before_delete[key or f"{fn.__module__}.{fn.__qualname__}"] = fn
+
+
+def before_delete_hooks() -> list[Callable[..., None]]:
+    return [_before_delete[k] for k in sorted(_before_delete)]

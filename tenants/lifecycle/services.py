@@ -252,11 +252,27 @@ def why_not_deletable(district: District, *, now=None) -> str | None:
     return None
 
 
+def _run_before_delete_hooks(*, actor, district: District, reason: str) -> None:
+    """What other apps settle first (kernel.lifecycle_hooks, e.g. billing cancels the Stripe
+    subscription). Called inside the delete's transaction with the district locked, after the deletion
+    was found allowed: a hook that refuses stops the delete, and its own writes roll back with it."""
+    from kernel.lifecycle_hooks import before_delete_hooks
+
+    for hook in before_delete_hooks():
+        try:
+            hook(actor=actor, district=district, reason=reason)
+        except DomainError as exc:
+            raise Conflict(_("The district was not deleted: %(why)s") % {"why": exc.message},
+                           code="before_delete_refused") from exc
+
+
 def delete_district(*, actor, district: District, reason: str) -> DistrictTombstone:
     """Delete an archived district past its retention, that has a finished export made after it was
     archived: its schema is dropped (DROP SCHEMA … CASCADE), its domains and District row removed,
     and a tombstone kept with the audit trail. One transaction: PostgreSQL drops a schema
-    transactionally, so a failure leaves the district whole. Its uploaded files go after the commit."""
+    transactionally, so a failure leaves the district whole. Its uploaded files go after the commit.
+    Before the drop, the before-delete hooks of other apps run (billing cancels the subscription in
+    Stripe first: if Stripe refuses, nothing is deleted)."""
     reason = require_reason(reason)
     connection.set_schema_to_public()
     with transaction.atomic():
@@ -266,6 +282,7 @@ def delete_district(*, actor, district: District, reason: str) -> DistrictTombst
             raise Conflict(refusal, code="not_deletable")
         record = archive_record(district)
         export = deletable_export(district, record)
+        _run_before_delete_hooks(actor=actor, district=district, reason=reason)
         domains = list(district.domains.order_by("domain").values_list("domain", flat=True))
         now = timezone.now()
         tombstone = DistrictTombstone.objects.create(

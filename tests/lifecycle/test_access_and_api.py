@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from kernel.models import AuditEntry
 from tenants.lifecycle.models import DistrictArchive, DistrictExport
+from tests.billing.fixtures import localstripe_url, use_localstripe  # noqa: F401 - fixtures
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -225,32 +226,109 @@ def test_a_failing_dump_fails_the_export_in_words_and_a_new_one_can_be_asked(don
     assert failed.status == "failed" and failed.step == "dump" and "pg_dump" in failed.error
     assert "PGPASSWORD" not in failed.error and not failed.dump_path
     assert AuditEntry.objects.filter(action="lifecycle.export.failed", target_id=str(export.pk)).exists()
-    with pytest.raises(Conflict, match="not finished"):
+    with pytest.raises(Conflict, match="not finished|尚未完成"):  # the message is translated (zh-hans default)
         services.restore_export(actor=None, export=failed, slug="ds-copy", reason="x")
     again = services.request_export(actor=None, district=dongsheng, reason="再试")
     assert again.pk != export.pk and again.status == "queued"
 
 
-def test_a_deletion_another_app_protects_is_refused_and_drops_nothing(dongsheng, done_export):
-    """billing keeps a PROTECT foreign key to the district: deleting it is refused in words, naming the
-    model, and the schema is still there (DROP SCHEMA is rolled back with the rest)."""
+def _past_retention(done_export, district) -> None:
+    from tenants.lifecycle.services import archive_district
+
+    archive_district(actor=None, district=district, reason="到期", retention_days=1)
+    DistrictArchive.objects.filter(slug=district.slug).update(
+        archived_at=timezone.now() - dt.timedelta(days=3), delete_not_before=timezone.now() - dt.timedelta(days=2))
+    DistrictExport.objects.filter(pk=done_export.pk).update(started_at=timezone.now() - dt.timedelta(days=1))
+
+
+@pytest.mark.usefixtures("use_localstripe")
+def test_a_district_with_billing_is_deleted_and_its_billing_stays_for_finance(dongsheng, done_export, people,
+                                                                               settings):
+    """billing's before-delete hook (kernel.lifecycle_hooks) cancels the subscription in Stripe (the real
+    localstripe) and closes the account; the district goes, and its account, invoices and usage stay with
+    district NULL and the slug and name copied, readable by finance, hidden from vendors."""
+    import stripe
     from django_tenants.utils import schema_exists
 
-    from billing.models import BillingAccount, Plan
+    from billing.models import AccountState, BillingAccount, Invoice, UsageRecord
+    from billing.services import open_account
+    from tenants.lifecycle.models import DistrictTombstone
+    from tenants.lifecycle.services import delete_district
+    from tenants.models import District
+    from tests.billing.fixtures import TEST_KEY
+
+    account = open_account(actor=None, district=dongsheng, plan="starter")
+    subscription = account.stripe_subscription_id
+    fake = stripe.StripeClient(TEST_KEY, base_addresses={"api": settings.STRIPE_API_BASE}, max_network_retries=0)
+    assert fake.v1.subscriptions.retrieve(subscription).status != "canceled"
+    Invoice.objects.create(account=account, stripe_invoice_id="in_lc_kept", number="LC-1", amount_due=800000,
+                           status="paid", as_of=timezone.now())
+    UsageRecord.objects.create(district=dongsheng, month=dt.date(2026, 1, 1), residents_bound=12)
+    _past_retention(done_export, dongsheng)
+    assert people["finance"].get("/api/v1/billing/accounts/dongsheng/").json()["district_deleted"] is False
+    theirs = _client(_public_user("lc-vendor-theirs", "vendor", District.objects.get(pk=dongsheng.pk).vendor))
+    assert theirs.get("/api/v1/billing/accounts/dongsheng/").status_code == 200
+
+    tombstone = delete_district(actor=None, district=dongsheng, reason="保留期满")
+
+    assert tombstone.slug == "dongsheng" and not schema_exists("d_dongsheng")
+    assert not District.objects.filter(slug="dongsheng").exists()
+    assert fake.v1.subscriptions.retrieve(subscription).status == "canceled"
+    kept = BillingAccount.objects.get(pk=account.pk)
+    assert kept.district_id is None and kept.district_slug == "dongsheng" and kept.district_name_zh
+    assert kept.state == AccountState.CLOSED and kept.subscription_status == "canceled" and kept.closed_at
+    assert Invoice.objects.get(stripe_invoice_id="in_lc_kept").account_id == account.pk
+    usage = UsageRecord.objects.get(month=dt.date(2026, 1, 1), district_slug="dongsheng")
+    assert usage.district_id is None and usage.residents_bound == 12
+    closed = AuditEntry.objects.get(action="billing.account.close", target_id=str(account.pk))
+    assert closed.after["subscription_status"] == "canceled" and closed.after["reason"] == "保留期满"
+    assert AuditEntry.objects.filter(action="lifecycle.delete", target_id=str(dongsheng.pk)).exists()
+
+    finance = people["finance"]
+    row = finance.get("/api/v1/billing/accounts/dongsheng/").json()
+    assert row["district"] == "dongsheng" and row["district_deleted"] is True and row["state"] == "closed"
+    assert row["district_status"] is None
+    invoices = finance.get("/api/v1/billing/invoices/").json()["results"]
+    assert {"stripe_invoice_id": "in_lc_kept", "district": "dongsheng", "district_deleted": True}.items() <= \
+        next(i for i in invoices if i["stripe_invoice_id"] == "in_lc_kept").items()
+    assert any(u["district"] == "dongsheng" and u["district_deleted"] for u in
+               finance.get("/api/v1/billing/usage/").json()["results"])
+    page = finance.get("/billing/accounts/dongsheng/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert page.status_code == 200 and "LC-1" in page.content.decode()
+    listing = finance.get("/billing/invoices/").content.decode()
+    assert "LC-1" in listing and "dongsheng" in listing
+    # a vendor never sees a row without a district, not even the vendor that rolled the district out
+    for vendor in (theirs, people["vendor"]):
+        assert vendor.get("/api/v1/billing/accounts/dongsheng/").status_code == 404
+        assert "in_lc_kept" not in str(vendor.get("/api/v1/billing/invoices/").json())
+        assert "dongsheng" not in str(vendor.get("/api/v1/billing/usage/").json())
+        assert vendor.get("/billing/accounts/dongsheng/").status_code == 404
+    assert DistrictTombstone.objects.filter(slug="dongsheng").count() == 1
+
+
+@pytest.mark.usefixtures("use_localstripe")
+def test_a_deletion_is_refused_when_stripe_cannot_cancel_and_drops_nothing(dongsheng, done_export, settings):
+    """The subscription is cancelled first: when Stripe cannot be reached the delete is refused in words,
+    the schema is still there and the account untouched (DROP SCHEMA is rolled back with the rest)."""
+    from django_tenants.utils import schema_exists
+
+    from billing.models import AccountState, BillingAccount
+    from billing.services import open_account
     from kernel.errors import Conflict
     from tenants.lifecycle.models import DistrictTombstone
-    from tenants.lifecycle.services import archive_district, delete_district
+    from tenants.lifecycle.services import delete_district
     from tenants.models import District
+    from tests.billing.fixtures import free_port
 
-    plan = Plan.objects.create(key="lc-plan", name_zh="测试套餐", amount_fen=100)
-    BillingAccount.objects.create(district=dongsheng, plan=plan)
-    archive_district(actor=None, district=dongsheng, reason="到期", retention_days=1)
-    DistrictArchive.objects.filter(slug="dongsheng").update(archived_at=timezone.now() - dt.timedelta(days=3),
-                                                            delete_not_before=timezone.now() - dt.timedelta(days=2))
-    DistrictExport.objects.filter(pk=done_export.pk).update(started_at=timezone.now() - dt.timedelta(days=1))
-    with pytest.raises(Conflict, match="billing.billingaccount") as refused:
+    account = open_account(actor=None, district=dongsheng, plan="starter")
+    _past_retention(done_export, dongsheng)
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"  # nobody answers there
+    with pytest.raises(Conflict, match="not deleted") as refused:
         delete_district(actor=None, district=dongsheng, reason="保留期满")
-    assert refused.value.code == "still_referenced"
+    assert refused.value.code == "before_delete_refused"
     assert schema_exists("d_dongsheng") and District.objects.filter(slug="dongsheng", status="archived").exists()
     assert not DistrictTombstone.objects.filter(slug="dongsheng").exists()
     assert DistrictArchive.objects.get(slug="dongsheng").deleted_at is None
+    kept = BillingAccount.objects.get(pk=account.pk)
+    assert kept.district_id == dongsheng.pk and kept.state == AccountState.ACTIVE
+    assert not AuditEntry.objects.filter(action="billing.account.close").exists()
