@@ -1,53 +1,22 @@
 """The lifecycle pages in zh-Hans have no English left in what they show (the page's own part, <main>),
-with this work's pending catalogue (platform/locale/zh_Hans/pending-lifecycle.po) loaded as the lead
-will fold it into django.po, and every message they look up is translated."""
+and every message they look up is translated."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from tests.i18n.test_zh_hans_pages import CatalogueMisses, _po_entries, english_words
+from tests.i18n.test_zh_hans_pages import CatalogueMisses, english_words
 
 pytestmark = pytest.mark.django_db
-
-
-# The console's messages these pages use, translated in django.po on main since this branch began
-# (so not repeated in pending-lifecycle.po): loaded here when this branch's django.po lacks them.
-FOUNDATION = {
-    "Archive and export": "归档与导出",
-    "Reason (kept in the audit log)": "原因（记入审计日志）",
-    "I confirm this change": "我确认此项变更",
-    "Tick the box to confirm: nothing was changed.": "请勾选确认框：本次未做任何变更。",
-}
-
-
-@pytest.fixture
-def pending_catalogue():
-    from django.utils.translation import trans_real
-
-    catalogue = trans_real.translation("zh-hans")._catalog
-    entries = _po_entries(Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "pending-lifecycle.po")
-    entries += [{"msgid": k, "msgstr": v} for k, v in FOUNDATION.items()]
-    added = [e["msgid"] for e in entries if e["msgid"] not in catalogue]
-    for e in entries:
-        if e["msgid"] in added:
-            catalogue[e["msgid"]] = e["msgstr"]
-    yield
-    for msgid in added:  # the catalogue is per process: leave it as it was
-        for part in catalogue._catalogs:
-            part.pop(msgid, None)
 
 
 def _main(html: str) -> str:
     return html[html.index("<main>"):html.index("</main>")]
 
 
-def test_the_lifecycle_pages_are_in_chinese(kangbashi, pending_catalogue, settings, tmp_path):
+def test_the_lifecycle_pages_are_in_chinese(kangbashi, settings, tmp_path):
     from accounts.services import create_user
     from tenants.lifecycle.models import DistrictExport
     from tenants.lifecycle.services import archive_district
