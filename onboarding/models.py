@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 from kernel.models import JobStatus
 from tenants.models import HEX_COLOR, SLUG
 
-
 # An application in one of these states holds its slug and domain (partial unique constraints):
 # withdrawn ones let go, provisioned ones hand them to their district.
 CLAIMING = ("draft", "submitted", "returned", "resubmitted", "approved", "provisioning", "failed")
