@@ -242,6 +242,7 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-messages-all-districts": {"task": "notifications.tasks.deliver_all_districts", "schedule": 60.0},
     "module-periodic-fanout": {"task": "kernel.tasks.fan_out_periodic", "schedule": 60.0},
     "refill-district-pool": {"task": "tenants.tasks.refill_pool", "schedule": 300.0},
+    "resume-provisioning-runs": {"task": "onboarding.tasks.resume_provisioning", "schedule": 60.0},
 }
 
 # --- REST API -------------------------------------------------------------------------------------

@@ -165,3 +165,13 @@ def test_review_round_trip(vendor, vendor_user, ops_user):
     assert actions >= {"onboarding.application.create", "onboarding.application.update",
                        "onboarding.application.submit", "onboarding.application.return", "onboarding.comment",
                        "onboarding.application.approve"}
+
+
+def test_the_demo_application_waits_for_review_and_is_seeded_once():
+    from onboarding.demo import seed_demo
+
+    first = seed_demo()
+    assert first.state == "submitted" and first.region_name == "山东省 即墨区" and first.vendor.slug == "qingdao-zhicheng"
+    assert first.created_by.username == "vendor2" and first.logo
+    assert seed_demo().pk == first.pk
+    assert Application.objects.filter(slug="jimo").count() == 1
