@@ -235,6 +235,8 @@ class CommentList(ApplicationsMixin, generics.ListCreateAPIView):
     parser_classes = [JSONParser, FormParser]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator
+            return Comment.objects.none()
         application = get_object_or_404(selectors.applications_for(self.request.user), pk=self.kwargs["pk"])
         return application.comments.select_related("author").order_by("created_at", "id")
 

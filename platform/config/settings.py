@@ -296,7 +296,10 @@ SPECTACULAR_SETTINGS = {
     # Fields named "kind" in several modules: name their enums apart.
     "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
                             "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod",
-                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES"},
+                            "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES",
+                            "ApplicationStateEnum": "onboarding.models.Application.State",
+                            "ProvisioningStepStateEnum": "onboarding.models.ProvisioningStep.State",
+                            "DistrictStatusEnum": "tenants.models.District.Status"},
 }
 
 # --- personal data --------------------------------------------------------------------------------
