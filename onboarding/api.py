@@ -117,6 +117,7 @@ class StepSerializer(serializers.Serializer):
 class RunSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    status_label = serializers.CharField()
     error = serializers.CharField(allow_blank=True)
     attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()

@@ -39,7 +39,7 @@ def progress(application: Application, *, english: bool = False) -> dict:
         return data
     steps = list(run.steps.order_by("order", "key"))
     data["run"] = {
-        "id": run.pk, "status": run.status, "error": run.error, "attempts": run.attempts,
+        "id": run.pk, "status": run.status, "status_label": run.get_status_display(), "error": run.error, "attempts": run.attempts,
         "created_at": run.created_at, "started_at": run.started_at, "finished_at": run.finished_at,
         "done": sum(1 for s in steps if s.state == "done"), "total": len(steps),
         "steps": [{"key": s.key, "label": s.label_en if english else s.label_zh, "state": s.state,

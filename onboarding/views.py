@@ -15,7 +15,7 @@ from console.views import confirmed
 from kernel.errors import DomainError
 from modules.catalog import catalog
 from onboarding import selectors, services
-from onboarding.forms import ApplicationForm, initial_for, module_hints
+from onboarding.forms import TEMPLATE_LABELS, ApplicationForm, initial_for, module_hints
 from onboarding.models import Application, Comment
 from onboarding.services.rules import DPA_VERSION
 from tenants.access import OPS, VENDOR, districts_for, has_platform_role, platform_role_required, vendor_ids
@@ -116,6 +116,7 @@ def application_detail(request, pk: int):
         "application": application, "comments": application.comments.select_related("author"),
         "own": _is_own(request, application), "staff": has_platform_role(request.user, OPS),
         "progress": selectors.progress(application, english=_english()),
+        "template_label": TEMPLATE_LABELS.get(application.seed_template, application.seed_template),
         "module_names": [(s.name_en if _english() else s.name_zh) for s in catalog if s.key in application.modules],
     })
 

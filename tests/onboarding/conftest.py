@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, ROOT  # noqa: F401
 
 
 def platform_user(username: str, role: str, vendor=None):
