@@ -5,6 +5,7 @@ its own applications (404 for any other id)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
@@ -70,21 +71,20 @@ def _form_page(request, application: Application | None):
             values = form.values()
             submit = request.POST.get("action") == "submit"
             try:
-                if application is None:
-                    vendor = services.vendor_for(request.user, request.POST.get("vendor"))
-                    application = services.create_application(actor=request.user, vendor=vendor, data=values,
-                                                               logo=form.cleaned_data.get("logo"))
-                else:
-                    if not values.get("contact_phone"):
-                        values.pop("contact_phone", None)
-                    application = services.update_application(actor=request.user, application=application,
-                                                               data=values, logo=form.cleaned_data.get("logo"))
-                if submit:
-                    application = services.submit_application(actor=request.user, application=application)
-                    messages.success(request, _("Submitted for review."))
-                else:
-                    messages.success(request, _("Saved as a draft."))
-                return redirect("onboarding:detail", pk=application.pk)
+                with transaction.atomic():  # saved and submitted, or neither (a refused submit saves nothing)
+                    if application is None:
+                        vendor = services.vendor_for(request.user, request.POST.get("vendor"))
+                        saved = services.create_application(actor=request.user, vendor=vendor, data=values,
+                                                            logo=form.cleaned_data.get("logo"), submit=submit)
+                    else:
+                        if not values.get("contact_phone"):
+                            values.pop("contact_phone", None)
+                        saved = services.update_application(actor=request.user, application=application,
+                                                            data=values, logo=form.cleaned_data.get("logo"))
+                        if submit:
+                            saved = services.submit_application(actor=request.user, application=saved)
+                messages.success(request, _("Submitted for review.") if submit else _("Saved as a draft."))
+                return redirect("onboarding:detail", pk=saved.pk)
             except DomainError as exc:
                 _put_back(form, exc)
     else:

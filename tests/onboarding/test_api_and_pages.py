@@ -88,6 +88,9 @@ def test_pages_round_trip(vendor, vendor_user, ops_user, kangbashi):
     bad = client.post("/console/applications/new/", {**form, "region_code": "999999"})
     assert bad.status_code == 200 and not Application.objects.exists()  # errors shown on the form
     assert "region_code" in bad.context["form"].errors
+    unaccepted = client.post("/console/applications/new/", {**form, "dpa_accepted": "", "logo": ""})
+    assert unaccepted.status_code == 200 and "dpa_accepted" in unaccepted.context["form"].errors
+    assert not Application.objects.exists()  # a refused submit saves no draft (no second copy on a retry)
     form["logo"] = SimpleUploadedFile("l.png", png_bytes(), content_type="image/png")
     done = client.post("/console/applications/new/", form)
     assert done.status_code == 302, done.context["form"].errors
