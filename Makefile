@@ -7,7 +7,7 @@ PORT   ?= 8000
 export XDG_RUNTIME_DIR ?= /tmp/mashang-runtime
 export PYTHONPATH := $(CURDIR):$(CURDIR)/platform
 
-.PHONY: run test bench bench-smoke lint install migrate seed worker clean-db
+.PHONY: run test bench bench-smoke lint install migrate release seed worker clean-db
 
 $(STAMP): pyproject.toml
 	@mkdir -p $(XDG_RUNTIME_DIR) && chmod 700 $(XDG_RUNTIME_DIR)
@@ -20,6 +20,10 @@ install: $(STAMP)
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate_schemas --executor=multiprocessing
+
+## A release: public, then every district in parallel, each outcome recorded (docs/releases.md).
+release: $(STAMP)
+	$(PY) manage.py migrate_all
 
 seed: migrate
 	$(PY) manage.py seed_demo --port $(PORT)

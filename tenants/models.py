@@ -132,3 +132,6 @@ class District(TenantMixin):
 class Domain(DomainMixin):
     class Meta:
         ordering = ["domain"]
+
+# Release runs (tenants/releases): models of this app, kept in their own module.
+from tenants.releases.models import ReleaseOutcome, ReleaseRun  # noqa: E402, F401

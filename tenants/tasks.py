@@ -14,3 +14,5 @@ def refill_pool() -> int:
     connection.set_schema_to_public()
     with try_advisory_lock("refill-pool") as got:
         return fill_pool() if got else 0
+
+from tenants.releases import tasks as _release_tasks  # noqa: E402, F401 - registers the release tasks

@@ -63,3 +63,24 @@ class SignInLock(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in lock of user {self.user_id} ({self.failures} failures)"
+
+
+class Invitation(models.Model):
+    """A one-time link that lets a person set their password (the district's first administrator).
+    Only a keyed hash of the token is stored; it works once, until ``expires_at``; issuing a new one
+    for the same user supersedes the open ones (accounts.invitations)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    superseded = models.BooleanField(default=False)
+    issued_by = models.CharField(max_length=150, blank=True)  # who asked for it (a vendor, ops, "system")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "invitation"
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} of user {self.user_id} ({'used' if self.used_at else 'open'})"

@@ -242,6 +242,7 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-messages-all-districts": {"task": "notifications.tasks.deliver_all_districts", "schedule": 60.0},
     "module-periodic-fanout": {"task": "kernel.tasks.fan_out_periodic", "schedule": 60.0},
     "refill-district-pool": {"task": "tenants.tasks.refill_pool", "schedule": 300.0},
+    "requeue-release-retries": {"task": "tenants.releases.tasks.requeue_releases", "schedule": 60.0},
     "resume-provisioning-runs": {"task": "onboarding.tasks.resume_provisioning", "schedule": 60.0},
 }
 
@@ -326,6 +327,30 @@ SIGNIN_LOCK_SECONDS = int(os.environ.get("SIGNIN_LOCK_SECONDS", str(15 * 60)))
 # private network is allowed here: host names, ".domain" (with sub-domains), addresses or networks.
 WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", "")
 
+# --- billing: Stripe (billing/gateway.py is the only caller) ----------------------------------------
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_mashang_local")
+# Empty: Stripe itself. The demo and the tests point it at a localstripe server (http://127.0.0.1:8420).
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# The API version every request pins and every webhook event must carry (else 400).
+STRIPE_API_VERSION = os.environ.get("STRIPE_API_VERSION", "2026-10-28.endive")
+STRIPE_ACCEPTED_API_VERSIONS = env_list("STRIPE_ACCEPTED_API_VERSIONS", STRIPE_API_VERSION)
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_mashang_local")
+STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", "300"))  # seconds
+STRIPE_WEBHOOK_RATE = os.environ.get("STRIPE_WEBHOOK_RATE", "600/min")  # per sending address
+STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
+# What the Stripe server serves (localstripe: neither): see billing/gateway.py.
+STRIPE_SUPPORTS_SEND_INVOICE = env_bool("STRIPE_SUPPORTS_SEND_INVOICE", True)
+STRIPE_SUPPORTS_METER_EVENTS = env_bool("STRIPE_SUPPORTS_METER_EVENTS", True)
+STRIPE_FALLBACK_TRIAL_DAYS = int(os.environ.get("STRIPE_FALLBACK_TRIAL_DAYS", "30"))
+STRIPE_USAGE_METER_EVENT = os.environ.get("STRIPE_USAGE_METER_EVENT", "mashang_residents_bound")
+BILLING_DEFAULT_PLAN = os.environ.get("BILLING_DEFAULT_PLAN", "standard")
+CELERY_BEAT_SCHEDULE.update({
+    "billing-ladder": {"task": "billing.tasks.run_ladder", "schedule": 3600.0},
+    "billing-reconcile": {"task": "billing.tasks.reconcile", "schedule": 24 * 3600.0},
+    "billing-usage": {"task": "billing.tasks.record_usage", "schedule": 24 * 3600.0},
+    "billing-resume-events": {"task": "billing.tasks.resume_events", "schedule": 60.0},
+})
+
 # --- logging: structured, with the tenant on every line -------------------------------------------
 LOGGING = {
     "version": 1,
@@ -337,7 +362,8 @@ LOGGING = {
     },
     # Any case ("warning", as gunicorn writes it): logging only knows upper-case level names.
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"},
+                "stripe": {"level": "WARNING"}},  # one INFO line per Stripe request is noise
 }
 
 # --- Sentry ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ urlpatterns = [
     *root_patterns(),
     path("c/", include("modules.codes.scan_urls")),  # what a printed QR code opens: /c/<token>
     path("messages/", include("notifications.urls")),
+    path("", include("accounts.urls")),  # /invite/<token>/: the one-time link that sets a password
     path("manage/billing/", include("billing.district_urls")),  # the district's plan and invoices (admins)
     path("", include("portal.urls")),
     *portal_patterns(),

@@ -154,7 +154,7 @@ def seed_district(spec: dict, *, domain_suffix: str = "localhost", sign_ins: lis
             slug=spec["slug"], name_zh=spec["name_zh"], name_en=spec["name_en"], modules=spec["modules"],
             branding=spec["branding"], domain=f"{spec['slug']}.{domain_suffix}",
             admin=AdminSpec(username="admin", password=DEMO_PASSWORD, display_name=f"{spec['name_zh']}管理员"),
-            seed_template=spec["slug"], vendor=ensure_vendor(DISTRICT_VENDOR[spec["slug"]]))
+            seed_template=spec["slug"], vendor=ensure_vendor(DISTRICT_VENDOR[spec.get("places", spec["slug"])]))
         district = created.district
         logo = SimpleUploadedFile("logo.png", logo_png(spec["letter"], spec["branding"].primary_color),
                                   content_type="image/png")

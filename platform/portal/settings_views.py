@@ -57,7 +57,13 @@ def modules(request):
         return redirect("portal:settings-modules")
     rows = [{"spec": s, "enabled": district.has_module(s.key),
              "depends": [catalog[d] for d in s.depends]} for s in catalog]
-    return render(request, "portal/settings_modules.html", {"rows": rows, "tab": "modules"})
+    setup = None
+    if district.live_at is None:  # not open to residents yet: what is left before "go live"
+        from tenants.golive import checklist
+
+        setup = checklist(district)
+    return render(request, "portal/settings_modules.html", {"rows": rows, "tab": "modules", "setup": setup,
+                                                            "setup_left": sum(1 for i in setup or () if not i.done)})
 
 
 @admin_only

@@ -1,2 +1,11 @@
-"""Placeholder: filled by the issue-12 work that owns tenants/releases/."""
-urlpatterns: list = []
+"""/api/v1/releases/ (public host, ops)."""
+from django.urls import path
+
+from tenants.releases import api
+
+urlpatterns = [
+    path("", api.Report.as_view(), name="releases-report"),
+    path("runs/", api.Runs.as_view(), name="releases-runs"),
+    path("runs/<int:pk>/", api.RunDetail.as_view(), name="releases-run"),
+    path("<slug:slug>/retry/", api.Retry.as_view(), name="releases-retry"),
+]

@@ -1,2 +1,10 @@
-"""Placeholder: filled by the issue-12 work that owns tenants/releases/."""
-urlpatterns: list = []
+"""/console/releases/: the migration report and retries (ops)."""
+from django.urls import path
+
+from tenants.releases import views
+
+app_name = "releases"
+urlpatterns = [
+    path("", views.report, name="report"),
+    path("<slug:slug>/retry/", views.retry, name="retry"),
+]

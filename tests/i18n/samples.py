@@ -21,6 +21,13 @@ def _first(label: str, **filters):
     return _model(label).objects.filter(**filters).order_by("pk").first()
 
 
+def _invite_token() -> str:
+    """An open invitation of a new administrator (the /invite/<token>/ page)."""
+    from accounts.invitations import invite_admin
+
+    return invite_admin(actor=None, username="invitee", display_name="新管理员")[1].rstrip("/").rsplit("/", 1)[-1]
+
+
 def seed_samples(district) -> dict:
     from django.contrib.auth import get_user_model
 
@@ -52,6 +59,7 @@ def seed_samples(district) -> dict:
         "batch": _first("points.Batch"),
         "rule": _first("points.Rule"),
         "verify_token": issue_token(resident),
+        "invite_token": _invite_token(),
         "provider": _first("points.Provider"),
         "notice": _first("notices.Notice"),
         "ledger_job": _first("registry.ImportJob"),
@@ -108,4 +116,5 @@ SAMPLES = {
     "portal:settings-config": lambda s: [{"key": key} for key in s["modules"]],
     "portal:settings-module-off": lambda s: [{"key": key} for key in s["modules"] if key != "registry"],
     "portal:settings-audit-entry": _pk("audit_entry"),
+    "accounts:invite": lambda s: [{"token": s["invite_token"]}],
 }
