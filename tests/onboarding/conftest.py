@@ -8,7 +8,16 @@ import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
+from tests.billing.fixtures import localstripe_url, use_localstripe  # noqa: F401 - fixtures
 from tests.conftest import PASSWORD, ROOT  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _stripe(request):
+    """Provisioning runs billing's step (Stripe customer and subscription): against the session's
+    localstripe (the real-worker test tells its own worker process)."""
+    if not request.node.get_closest_marker("worker"):
+        request.getfixturevalue("use_localstripe")
 
 
 def platform_user(username: str, role: str, vendor=None):

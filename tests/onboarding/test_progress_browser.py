@@ -17,7 +17,10 @@ from tests.onboarding.test_worker import _drop
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 
-def test_the_vendor_watches_provisioning_live(live_server_url, django_db_blocker):
+def test_the_vendor_watches_provisioning_live(live_server_url, django_db_blocker, monkeypatch):
+    from config.celery import app as celery_app
+
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)  # provisioning runs below, while watched
     from accounts.services import create_user
     from kernel.models import AuditEntry
     from onboarding import provisioning
