@@ -58,6 +58,7 @@ def test_a_valid_application_is_stored_with_its_contact_encrypted(vendor, vendor
     ({"seed_template": "atlantis"}, "seed_template"),
     ({"primary_color": "red"}, "primary_color"),
     ({"plan_key": ""}, "plan_key"),
+    ({"plan_key": "no-such-plan"}, "plan_key"),  # checked against billing.Plan
     ({"dpa_version": "1999-01"}, "dpa_version"),
     ({"dpa_signer": ""}, "dpa_signer"),
 ])

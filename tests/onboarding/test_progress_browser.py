@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from tests.conftest import ARTIFACTS, PASSWORD, chromium, needs_chromium
 from tests.onboarding.conftest import application_data
-from tests.onboarding.test_worker import _drop
+from tests.onboarding.test_worker import _drop, stripe_ids_kept
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -40,6 +40,8 @@ def test_the_vendor_watches_provisioning_live(live_server_url, django_db_blocker
             ops_user = create_user(actor=None, username=f"br-o-{tag}", password=PASSWORD)
         grant_platform_role(actor=None, user=vendor_user, role="vendor", vendor=vendor)
         grant_platform_role(actor=None, user=ops_user, role="ops")
+        kept = stripe_ids_kept()
+        kept.__enter__()
         app = create_application(actor=vendor_user, vendor=vendor, data=application_data(slug=slug), submit=True)
         run = approve_application(actor=ops_user, application=app, reason="browser test")
     base = live_server_url.format(host="localhost")
@@ -77,3 +79,4 @@ def test_the_vendor_watches_provisioning_live(live_server_url, django_db_blocker
 
             User.objects.filter(pk__in=[vendor_user.pk, ops_user.pk])._raw_delete(using="default")
             Vendor.objects.filter(pk=vendor.pk).delete()
+            kept.__exit__(None, None, None)

@@ -4,6 +4,7 @@ this test's own, on a queue of its own, told where the session's localstripe is 
 billing's step), so it is independent of the session's worker and its settings."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -61,6 +62,25 @@ def stripe_worker(django_db_setup, django_db_blocker, localstripe_url, monkeypat
                 conn.default_channel.queue_purge(queue)
 
 
+@contextlib.contextmanager
+def stripe_ids_kept():
+    """billing.Plan keeps the Stripe ids it made (committed here): put them back as they were, so
+    later tests' emptied localstripe is not told of a plan it no longer has."""
+    from django.apps import apps
+
+    if not apps.is_installed("billing"):
+        yield
+        return
+    plan = apps.get_model("billing", "Plan")
+    before = list(plan.objects.values_list("pk", "stripe_product_id", "stripe_plan_id"))
+    plan.objects.update(stripe_product_id="", stripe_plan_id="")  # made again in the Stripe this test talks to
+    try:
+        yield
+    finally:
+        for pk, product, plan_id in before:
+            plan.objects.filter(pk=pk).update(stripe_product_id=product, stripe_plan_id=plan_id)
+
+
 def _drop(district) -> None:
     from django.apps import apps
 
@@ -95,6 +115,8 @@ def test_a_real_worker_provisions_an_approved_application(stripe_worker, django_
             ops_user = User.objects.create(username=f"wk-o-{tag}")
         grant_platform_role(actor=None, user=vendor_user, role="vendor", vendor=vendor)
         grant_platform_role(actor=None, user=ops_user, role="ops")
+        kept = stripe_ids_kept()
+        kept.__enter__()
         try:
             app = create_application(actor=vendor_user, vendor=vendor, data=application_data(slug=slug), submit=True)
             run = approve_application(actor=ops_user, application=app, reason="worker test")  # commits, then kicks
@@ -123,3 +145,4 @@ def test_a_real_worker_provisions_an_approved_application(stripe_worker, django_
             PlatformMembership.objects.filter(user__in=[vendor_user, ops_user]).delete()
             User.objects.filter(pk__in=[vendor_user.pk, ops_user.pk])._raw_delete(using="default")
             Vendor.objects.filter(pk=vendor.pk).delete()
+            kept.__exit__(None, None, None)
