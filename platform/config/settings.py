@@ -244,6 +244,7 @@ CELERY_BEAT_SCHEDULE = {
     "refill-district-pool": {"task": "tenants.tasks.refill_pool", "schedule": 300.0},
     "requeue-release-retries": {"task": "tenants.releases.tasks.requeue_releases", "schedule": 60.0},
     "district-lifecycle": {"task": "tenants.lifecycle.tasks.sweep", "schedule": 600.0},  # docs/lifecycle.md
+    "resume-provisioning-runs": {"task": "onboarding.tasks.resume_provisioning", "schedule": 60.0},
 }
 # The end of a district's life (docs/lifecycle.md): exports live here, never under MEDIA_ROOT; an archived
 # district may be deleted this many days after archiving (and only with a finished export).
@@ -302,6 +303,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"ProviderKindEnum": "modules.points.models.ProviderKind",
                             "BenefitLimitPeriodEnum": "modules.points.models.LimitPeriod",
                             "ExtraChannelEnum": "notifications.api.CHANNEL_CHOICES",
+                            "ApplicationStateEnum": "onboarding.models.Application.State",
+                            "ProvisioningStepStateEnum": "onboarding.models.ProvisioningStep.State",
                             "DistrictStatusEnum": "tenants.models.District.Status"},
 }
 
