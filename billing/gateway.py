@@ -87,11 +87,17 @@ def ensure_plan(plan) -> tuple[str, str]:
         raise GatewayError(_("The payment service is not reachable: try again later.")) from exc
     params = {"id": plan_id, "amount": plan.amount_fen, "currency": plan.currency, "interval": "month",
               "nickname": plan.name_en or plan.key, "metadata": {"plan_key": plan.key}}
+    new_product = {"name": f"{plan.name_zh} {plan.name_en}".strip(), "metadata": {"plan_key": plan.key}}
     if plan.stripe_product_id:
-        params["product"] = plan.stripe_product_id
-    else:
-        params["product"] = {"name": f"{plan.name_zh} {plan.name_en}".strip(), "metadata": {"plan_key": plan.key}}
-    made = as_dict(_call("plans.create", c.v1.plans.create, params=params,
+        try:  # the product this plan had; Stripe may have lost it (test-mode data reset): then a new one
+            made = c.v1.plans.create(params={**params, "product": plan.stripe_product_id},
+                                     options={"idempotency_key": f"mashang-plan-{plan_id}-{plan.stripe_product_id}"})
+            return as_dict(made)["product"], plan_id
+        except stripe.InvalidRequestError:
+            pass
+        except stripe.StripeError as exc:
+            raise GatewayError(_("The payment service is not reachable: try again later.")) from exc
+    made = as_dict(_call("plans.create", c.v1.plans.create, params={**params, "product": new_product},
                          options={"idempotency_key": f"mashang-plan-{plan_id}"}))
     return made["product"], made["id"]
 

@@ -104,9 +104,12 @@ def open_account(*, actor, district: District, plan: Plan | str | None = None) -
     if account.stripe_subscription_id:
         return account
     plan = account.plan
-    if not plan.stripe_plan_id or plan.stripe_plan_id != gateway.stripe_plan_id(plan):
-        product, plan_id = gateway.ensure_plan(plan)
+    # Asked of Stripe each time a subscription is made (once per district): the stored ids may name a
+    # plan Stripe no longer has (a new amount, or test-mode data that was reset).
+    product, plan_id = gateway.ensure_plan(plan)
+    if (product, plan_id) != (plan.stripe_product_id, plan.stripe_plan_id):
         Plan.objects.filter(pk=plan.pk).update(stripe_product_id=product, stripe_plan_id=plan_id)
+        plan.stripe_product_id, plan.stripe_plan_id = product, plan_id
     customer_id = account.stripe_customer_id or gateway.find_or_create_customer(district)
     if not account.stripe_customer_id:
         BillingAccount.objects.filter(pk=account.pk).update(stripe_customer_id=customer_id)

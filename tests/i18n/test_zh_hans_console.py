@@ -27,6 +27,12 @@ SKIP = {
     "lifecycle:export-file": "a file download (schema dump, uploads archive, Excel workbook)",
     "console:district-go-live": "POST only (go live, from the district's page)",
     "console:district-invite": "POST only (re-issue the administrator's invitation; answers with the page)",
+    "onboarding:submit": "POST only (from the application's page)",
+    "onboarding:withdraw": "POST only (from the application's page)",
+    "onboarding:comment": "POST only (from the application's page)",
+    "onboarding:approve": "POST only (from the review page)",
+    "onboarding:return": "POST only (from the review page)",
+    "onboarding:retry": "POST only (from the progress page)",
     "releases:retry": "POST only (migrate one district again, from the releases page)",
 }
 
@@ -72,16 +78,25 @@ def world(kangbashi):
     # The test districts are named after their slugs (kangbashi区); give them the names a district has.
     for n, district in enumerate(District.objects.exclude(schema_name="public").order_by("pk")):
         District.objects.filter(pk=district.pk).update(name_zh=f"测试第{n + 1}区")
-    clients = {}
+    clients, users = {}, {}
     for role in ("ops", "finance", "vendor"):
         with transaction.atomic():
             user = create_user(actor=None, username=f"zh-{role}", password=PASSWORD)
         grant_platform_role(actor=None, user=user, role=role, vendor=vendor if role == "vendor" else None)
+        users[role] = user
         client = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="zh-Hans")
         client.force_login(user)
         clients[role] = client
     clients["visitor"] = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="zh-Hans")
-    return {"district": kangbashi, "clients": clients, "ids": {}}
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from onboarding.services import create_application
+    from tests.onboarding.conftest import application_data, png_bytes
+
+    application = create_application(actor=users["vendor"], vendor=vendor,
+                                     data=application_data(slug="zh-apply", name_en=""),
+                                     logo=SimpleUploadedFile("l.png", png_bytes()))  # a draft: its form opens too
+    return {"district": kangbashi, "clients": clients, "ids": {"pk": application.pk}}
 
 
 def test_every_console_page_is_in_chinese(world):

@@ -1,5 +1,4 @@
-"""Every message onboarding shows has a zh-Hans translation (in django.po, or in pending-onboard.po until
-the lead folds it in)."""
+"""Every message onboarding shows has a zh-Hans translation in django.po."""
 from __future__ import annotations
 
 import re
@@ -11,12 +10,9 @@ PATTERNS = [r'\{% translate "((?:[^"\\]|\\.)*)"', r"\{% translate '((?:[^'\\]|\\
 
 
 def _catalog() -> dict[str, str]:
-    found = {}
-    for name in ("LC_MESSAGES/django.po", "pending-onboard.po"):
-        text = (ROOT / "platform/locale/zh_Hans" / name).read_text()
-        for msgid, msgstr in re.findall(r'^msgid "((?:[^"\\]|\\.)*)"\nmsgstr "((?:[^"\\]|\\.)*)"', text, re.M):
-            found[msgid] = msgstr
-    return found
+    from tests.i18n.test_zh_hans_pages import _po_entries
+
+    return {e["msgid"]: e.get("msgstr", "") for e in _po_entries(ROOT / "platform/locale/zh_Hans/LC_MESSAGES/django.po")}
 
 
 def test_every_onboarding_message_is_translated():

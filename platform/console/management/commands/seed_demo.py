@@ -43,10 +43,13 @@ class Command(BaseCommand):
             for line in sign_ins:
                 out(f"   {line}")
         from console.demo import open_demo_billing
+        from onboarding.demo import seed_demo as seed_applications
 
         out("")
         for line in open_demo_billing(port):
             out(line)
+        seed_applications()  # vendor2's application for 即墨区, waiting for review
+        out("onboarding: vendor2's application for 即墨区 waits for review (ops: /console/applications/)")
         self.open_to_lan(o["lan_district"], port, out)
         out("\nAPI: /api/v1/ on every host; schema /api/schema/, Swagger UI /api/docs/.")
 
