@@ -134,6 +134,9 @@ class ProgressSerializer(serializers.Serializer):
     state_label = serializers.CharField()
     district = serializers.CharField(allow_null=True)
     domain = serializers.CharField(allow_null=True)
+    invite_url = serializers.CharField(
+        allow_null=True, help_text="The district administrator's one-time link (valid 72 h) while it is unused: "
+                                   "pass it to the administrator, who sets a password with it.")
     run = RunSerializer(allow_null=True)
 
 

@@ -28,6 +28,16 @@ def module_hints(english: bool = False) -> list[dict]:
     return rows
 
 
+def plan_choices(english: bool) -> list[tuple[str, str]]:
+    """The plans a district can be sold on (billing's, kept as data by finance), with their monthly price."""
+    from django.apps import apps
+
+    Plan = apps.get_model("billing", "Plan")
+    return [(p.key, f"{(p.name_en or p.name_zh) if english else p.name_zh} · ¥{p.amount_fen / 100:,.0f}/"
+             + (_("month")))
+            for p in Plan.objects.filter(active=True).order_by("amount_fen", "key")]
+
+
 class ApplicationForm(forms.Form):
     name_zh = forms.CharField(label=_("Name (Chinese)"), max_length=80)
     name_en = forms.CharField(label=_("Name (English)"), max_length=80, required=False)
@@ -54,7 +64,7 @@ class ApplicationForm(forms.Form):
     accent_color = forms.CharField(label=_("Accent colour"), max_length=7, initial="#f9a825",
                                    widget=forms.TextInput(attrs={"type": "color"}))
     logo = forms.FileField(label=_("Logo (PNG, JPEG or WebP, at most 2 MB)"), required=False)
-    plan_key = forms.CharField(label=_("Plan"), max_length=60, initial="standard")
+    plan_key = forms.ChoiceField(label=_("Plan"), initial="standard", choices=[])
     dpa_signer = forms.CharField(label=_("Who signs the agreement"), max_length=80, required=False)
     dpa_accepted = forms.BooleanField(label=_("I accept the data-processing agreement above on the vendor's behalf"),
                                       required=False)
@@ -66,6 +76,7 @@ class ApplicationForm(forms.Form):
             self.fields["contact_phone"].required = False
             self.fields["contact_phone"].widget.attrs["placeholder"] = phone_on_file
         self.fields["modules"].choices = module_choices(english)
+        self.fields["plan_key"].choices = plan_choices(english)
         self.fields["seed_template"].choices = [(k, TEMPLATE_LABELS[k]) for k in SEED_TEMPLATES]
         self.fields["source_district"].choices = [("", _("(none)"))] + [
             (d.slug, d.name_en or d.name_zh if english else d.name_zh) for d in own_districts]
