@@ -93,3 +93,25 @@ def application_data(slug: str = "kbs-new", **changes) -> dict:
     }
     data.update(changes)
     return data
+
+
+@pytest.fixture
+def unheard_queue(monkeypatch):
+    """Tasks this test kicks go to a queue of their own that no worker reads (the session's real worker
+    would otherwise take the provisioning the test runs itself, with the wrong Stripe), emptied after."""
+    import secrets
+
+    from django.conf import settings
+
+    from config.celery import app
+
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-unheard-{secrets.token_hex(3)}"
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setitem(app.conf, "task_default_queue", queue)
+    yield queue
+    if not settings.CELERY_BROKER_URL.startswith("filesystem"):
+        from kernel.events import flush_kicks
+
+        flush_kicks()
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(queue)

@@ -48,10 +48,7 @@ def _sign_in(page, base: str, username: str, to: str) -> None:
 
 
 def test_apply_approve_provision_and_the_new_administrator_signs_in(live_server_url, django_db_blocker,
-                                                                     monkeypatch, settings):
-    from config.celery import app as celery_app
-
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)  # the provisioning runs below, watched
+                                                                     unheard_queue, settings):
     from accounts.services import create_user
     from kernel.models import AuditEntry
     from onboarding import provisioning

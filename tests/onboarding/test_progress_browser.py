@@ -17,10 +17,7 @@ from tests.onboarding.test_worker import _drop, stripe_ids_kept
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 
-def test_the_vendor_watches_provisioning_live(live_server_url, django_db_blocker, monkeypatch):
-    from config.celery import app as celery_app
-
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)  # provisioning runs below, while watched
+def test_the_vendor_watches_provisioning_live(live_server_url, django_db_blocker, unheard_queue):
     from accounts.services import create_user
     from kernel.models import AuditEntry
     from onboarding import provisioning
