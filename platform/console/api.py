@@ -51,12 +51,13 @@ class DistrictDetail(generics.RetrieveAPIView):
 
 
 class StatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["active", "past_due", "suspended", "archived"])
+    # Archiving is the lifecycle's (POST /api/v1/lifecycle/…): it also records the retention period.
+    status = serializers.ChoiceField(choices=["active", "past_due", "suspended"])
     reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log.")
 
 
 class DistrictStatus(generics.GenericAPIView):
-    """Suspend, resume or archive a district (platform staff only). The transition is checked, the
+    """Suspend or resume a district (platform staff only; archive it through the lifecycle API). The transition is checked, the
     reason required, and both audited."""
 
     permission_classes = [HasPlatformRole.of(OPS)]

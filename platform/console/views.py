@@ -37,7 +37,8 @@ def confirmed(request) -> bool:
 @platform_role_required(OPS)
 @require_POST
 def district_status(request, slug: str):
-    """Suspend, resume or archive a district: ops only, with a reason and a confirmation (audited)."""
+    """Suspend or resume a district: ops only, with a reason and a confirmation (audited). Archiving is
+    the lifecycle page's (/console/lifecycle/<slug>/), which also records the retention period."""
     from django.contrib import messages
     from django.shortcuts import get_object_or_404
     from django.utils.translation import gettext as _
@@ -48,6 +49,9 @@ def district_status(request, slug: str):
     district = get_object_or_404(districts_for(request.user), slug=slug)
     if not confirmed(request):
         messages.error(request, _("Tick the box to confirm: nothing was changed."))
+        return redirect("console:districts")
+    if request.POST.get("status") not in ("active", "past_due", "suspended"):
+        messages.error(request, _("Archive a district on its archive and export page."))
         return redirect("console:districts")
     try:
         district = set_status(actor=request.user, district=district, status=request.POST.get("status", ""),

@@ -108,6 +108,13 @@ def test_only_ops_change_a_district_and_never_without_a_reason(people, kangbashi
     ops = client(people["p-ops"])
     assert ops.post("/api/v1/districts/kangbashi/status/", {"status": "suspended", "reason": " "},
                     format="json").status_code == 400
+    # Archiving is the lifecycle's (it records the retention period too), never a bare status change.
+    assert ops.post("/api/v1/districts/kangbashi/status/", {"status": "archived", "reason": "合同终止"},
+                    format="json").status_code == 400
+    ops.post("/console/districts/kangbashi/status/", {"status": "archived", "reason": "合同终止", "confirm": "1"})
+    connection.set_schema_to_public()
+    kangbashi.refresh_from_db()
+    assert kangbashi.status == "active"
     answer = ops.post("/api/v1/districts/kangbashi/status/", {"status": "suspended", "reason": "合同到期未续"},
                       format="json")
     assert answer.status_code == 200 and answer.json()["status"] == "suspended"
