@@ -321,6 +321,11 @@ ALLOWED_TRANSITIONS = {
 }
 
 
+# The statuses a person sets by hand (console and platform API). Archiving is the lifecycle's
+# (tenants.lifecycle.services.archive_district), which also records the retention period.
+MANUAL_STATUSES = ("active", "past_due", "suspended")
+
+
 def require_reason(reason: str | None) -> str:
     """Every action that changes a district is given a reason (kept in the audit log)."""
     reason = (reason or "").strip()

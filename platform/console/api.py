@@ -6,6 +6,7 @@ from rest_framework import generics, serializers
 from tenants.access import OPS, HasPlatformRole, districts_for
 from tenants.models import District
 from tenants.selectors import district_kpis
+from tenants.services import MANUAL_STATUSES
 
 
 class DistrictSerializer(serializers.ModelSerializer):
@@ -52,7 +53,7 @@ class DistrictDetail(generics.RetrieveAPIView):
 
 class StatusSerializer(serializers.Serializer):
     # Archiving is the lifecycle's (POST /api/v1/lifecycle/…): it also records the retention period.
-    status = serializers.ChoiceField(choices=["active", "past_due", "suspended"])
+    status = serializers.ChoiceField(choices=MANUAL_STATUSES)
     reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log.")
 
 

@@ -44,13 +44,13 @@ def district_status(request, slug: str):
     from django.utils.translation import gettext as _
 
     from kernel.errors import DomainError
-    from tenants.services import set_status
+    from tenants.services import MANUAL_STATUSES, set_status
 
     district = get_object_or_404(districts_for(request.user), slug=slug)
     if not confirmed(request):
         messages.error(request, _("Tick the box to confirm: nothing was changed."))
         return redirect("console:districts")
-    if request.POST.get("status") not in ("active", "past_due", "suspended"):
+    if request.POST.get("status") not in MANUAL_STATUSES:
         messages.error(request, _("Archive a district on its archive and export page."))
         return redirect("console:districts")
     try:
