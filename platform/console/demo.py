@@ -50,7 +50,13 @@ DISTRICTS = [
         "config": {
             "cases": {"response_hours": 4, "resolution_days": 5, "grab_cap_per_worker": 3, "auto_close_days": 5,
                       "anonymous_reports": False, "max_video_mb": 20},
-            "ratings": {"follow_up_hours": 24, "one_rating_per_days": 7},
+            "ratings": {"raters": "verified_phone", "period": "week", "follow_up_working_days": 10,
+                        "min_ratings_for_ranking": 5,
+                        "merchant_dimensions": [
+                            {"key": "attitude", "name_zh": "服务态度", "name_en": "Service attitude"},
+                            {"key": "environment", "name_zh": "经营环境", "name_en": "Environment"},
+                            {"key": "price", "name_zh": "明码标价", "name_en": "Fair, posted prices"},
+                            {"key": "hygiene", "name_zh": "食品卫生", "name_en": "Food hygiene"}]},
         },
     },
     {

@@ -258,7 +258,11 @@ def confirm_and_rate(*, actor, case: Case, rating: int, comment: str = "", now=N
         _event(case, kind="confirmed", actor=user, at=now, from_status=S.RESOLVED, to_status=S.CLOSED,
                note=comment[:2000], data={"rating": rating})
         audit.record(actor=user, action="cases.confirm", target=case, after={"rating": rating})
-        events.publish("cases.closed", {"case_id": case.pk, "ref": case.ref, "rating": rating, "auto": False})
+        events.publish("cases.closed", {"case_id": case.pk, "ref": case.ref, "rating": rating, "auto": False,
+                                        # what a ratings ledger needs to count the rating (一事一评)
+                                        "assignee_id": case.assignee_id, "grid_id": case.grid_id,
+                                        "reporter_id": user.pk, "comment": comment[:500],
+                                        "closed_at": now.isoformat(), "follow_up_of_id": case.follow_up_of_id})
         if rating <= BAD_RATING_MAX:
             events.publish("cases.bad_rating", {"case_id": case.pk, "ref": case.ref, "rating": rating,
                                                 "assignee_id": case.assignee_id, "comment": comment[:500]})

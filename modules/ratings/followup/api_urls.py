@@ -1,0 +1,2 @@
+"""API routes of ratings.followup."""
+urlpatterns: list = []

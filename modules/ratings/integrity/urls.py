@@ -1,0 +1,2 @@
+"""Portal pages of ratings.integrity."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""API routes of ratings.ledger."""
+urlpatterns: list = []

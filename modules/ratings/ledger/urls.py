@@ -1,0 +1,2 @@
+"""Portal pages of ratings.ledger."""
+urlpatterns: list = []

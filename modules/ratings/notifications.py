@@ -1,0 +1,1 @@
+"""Notifications of the ratings module (kinds registered with the notification service)."""
