@@ -17,7 +17,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 COMMENT_MAX = 500
 BAD_MAX = 2  # 不满意 and 非常不满意: the last two levels
