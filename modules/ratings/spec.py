@@ -57,6 +57,7 @@ SPEC = ModuleSpec(
     api_urls="modules.ratings.api_urls",
     portal_urls="modules.ratings.urls",
     code_actions="modules.ratings.code_actions",
+    demo="modules.ratings.demo.seed_demo",
     config_schema={
         "type": "object",
         "title": "好差评设置",
