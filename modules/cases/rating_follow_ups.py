@@ -21,7 +21,17 @@ from django.utils import timezone
 from kernel import audit, events, idempotency
 from kernel.events import handles
 from modules.cases import selectors, services
-from modules.cases.models import DESCRIPTION_MAX, RESULT_MAX, TITLE_MAX, AssignMode, Case, CaseEvent, Category, OwnerLevel, UnitKind
+from modules.cases.models import (
+    DESCRIPTION_MAX,
+    RESULT_MAX,
+    TITLE_MAX,
+    AssignMode,
+    Case,
+    CaseEvent,
+    Category,
+    OwnerLevel,
+    UnitKind,
+)
 from modules.cases.services.common import _event, _lock
 
 log = logging.getLogger(__name__)
