@@ -27,7 +27,8 @@ def units_of(user) -> list[tuple[str, str]] | None:
         return []
     if has_role(user, Role.DISTRICT_ADMIN):
         return None
-    pairs = FollowUp.objects.filter(unit_kind__in=list(UNIT_SCOPES)).values_list("unit_kind", "unit_code").distinct()
+    pairs = FollowUp.objects.filter(unit_kind__in=list(UNIT_SCOPES)).values_list("unit_kind", "unit_code")
+    pairs = pairs.order_by().distinct()
     probe = FollowUp(unit_kind="", unit_code="")
     found = []
     for kind, code in pairs:
