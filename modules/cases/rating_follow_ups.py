@@ -147,9 +147,9 @@ def open_rating_follow_up(*, payload: dict, now=None) -> Case | None:
             "case_id": follow.pk, "ref": follow.ref, "follow_up_of_id": None, "rating": payload.get("level"),
             "unit_kind": unit_kind, "unit_code": unit_code, "rating_id": payload["rating_id"],
             "resolution_due": resolution_due.isoformat()})
-        if assignee is not None:
-            events.publish("cases.assigned", {"case_id": follow.pk, "ref": follow.ref, "status": follow.status,
-                                              "how": "dispatch"})
+        events.publish("cases.submitted", {  # as an intake does: the grid's worker (or grabbers) hear of it
+            "case_id": follow.pk, "ref": follow.ref, "channel": follow.channel, "category": follow.category.code,
+            "unit_kind": unit_kind, "unit_code": unit_code, "assignee_id": assignee.pk if assignee else None})
     return follow
 
 

@@ -99,6 +99,7 @@ def test_bad_rating_to_case_to_callback_to_the_raters_message(in_district):
 def test_a_merchants_follow_up_goes_to_its_grid_worker(in_district):
     from modules.cases import rating_follow_ups
     from modules.ratings.followup import services
+    from notifications.models import Message
 
     rw = in_district
     rating, follow_up = bad(rw, merchant=rw.shop, rater=rw.res2, level=2)
@@ -107,6 +108,7 @@ def test_a_merchants_follow_up_goes_to_its_grid_worker(in_district):
     case = rating_follow_ups.case_of_rating(rating.pk)
     assert (case.responsible_kind, case.responsible_code, case.grid.code) == ("grid_workers", "G0101", "G0101")
     assert case.assignee == rw.gw1 and case.status == "assigned"
+    assert Message.objects.filter(kind="cases.assigned", recipient=rw.gw1).count() == 1  # the worker heard
     follow_up.refresh_from_db()
     assert (follow_up.unit_kind, follow_up.unit_code, follow_up.case_id) == ("grid", "G0101", case.pk)
     # the community's staff record the callback: the cases services would not let them accept a case
