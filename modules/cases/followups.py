@@ -110,7 +110,7 @@ def open_follow_up(*, case_id: int, rating: int, comment: str = "", now=None) ->
                      after={"ref": follow.ref, "follow_up_of": original.ref, "rating": rating, "unit": unit})
         events.publish("cases.follow_up_opened", {
             "case_id": follow.pk, "ref": follow.ref, "follow_up_of_id": original.pk, "rating": rating,
-            "unit_kind": unit_kind, "unit_code": unit_code})
+            "unit_kind": unit_kind, "unit_code": unit_code, "resolution_due": resolution_due.isoformat()})
     return follow
 
 

@@ -5,7 +5,10 @@ The ratings module is never imported: they meet through these events (docs/ratin
 - The unit: an official's department (``department``), a merchant's grid (``grid_workers``, dispatched
   to the grid's worker), else district supervision.
 - Category ``rating_follow_up`` (差评回访), made on first use and inactive, so residents never pick it
-  when they report; the reporter is the rater (so the unit can call them back); the deadline is the
+  when they report. The case names no reporter: the rated official may be among the department's
+  staff who see it, and a rater is never named to the one they rated. The callback, with the rater's
+  number, is recorded on the ratings module's 差评回访 page, which the rated person cannot open. The
+  deadline is the
   event's ``due_working_days`` working days on the district calendar.
 - Idempotent per rating: the case keeps the rating in its ``idempotency_key`` (the kernel's hashed key
   in the namespace ``ratings.bad_rating``; the column is unique), so a redelivered or repeated event
@@ -63,7 +66,7 @@ def category() -> Category:
 def _describe(payload: dict) -> str:
     level = payload.get("level")
     lines = [f"{payload.get('subject_name') or ''}收到「{LEVELS.get(level, level)}」评价（{level} 星，满分 5 星），"
-             "请回访评价人并记录回访结果。"]
+             "请在「差评回访」页面（/ratings/staff/follow-ups/）回访评价人并记录回访结果。"]
     comment = (payload.get("comment") or "").strip()
     if comment:
         lines.append(f"群众意见：{comment}")
@@ -102,15 +105,6 @@ def open_rating_follow_up(*, payload: dict, now=None) -> Case | None:
     days = days if isinstance(days, int) and days > 0 else DEFAULT_DAYS
     response_due = calendar.add_working_days(now, 1)
     resolution_due = calendar.add_working_days(now, days)
-    reporter = None
-    if payload.get("rater_id"):
-        reporter = get_user_model().objects.filter(pk=payload["rater_id"]).first()
-    household_id = None
-    if reporter is not None:
-        from modules.registry.models import Household
-
-        household_id = Household.objects.filter(memberships__resident__user=reporter,
-                                                memberships__ended_at__isnull=True).values_list("pk", flat=True).first()
     community = grid.community if grid is not None else None
     status = Case.Status.ASSIGNED if assignee is not None else Case.Status.SUBMITTED
     with transaction.atomic():
@@ -118,7 +112,7 @@ def open_rating_follow_up(*, payload: dict, now=None) -> Case | None:
             channel=Case.Channel.SUGGESTION, category=category(),
             title=f"回访：{payload.get('subject_name') or ''}"[:TITLE_MAX], description=_describe(payload),
             grid=grid, community=community, street=community.street if community is not None else None,
-            reporter=reporter, reporter_household_id=household_id, status=status, assign_mode=mode,
+            reporter=None, status=status, assign_mode=mode,
             assignee=assignee, responsible_kind=unit_kind, responsible_code=unit_code, rlist=None, submitted_at=now,
             response_due=response_due, resolution_due=resolution_due, owner_level=level,
             next_escalation_at=response_due if level < OwnerLevel.DISTRICT else None, idempotency_key=key)

@@ -62,7 +62,7 @@ def test_bad_rating_to_case_to_callback_to_the_raters_message(in_district):
     case = rating_follow_ups.case_of_rating(rating.pk)
     assert case is not None and case.title == "回访：钱进" and "态度很差" in case.description
     assert (case.responsible_kind, case.responsible_code, case.status) == ("department", "civil-affairs", "submitted")
-    assert case.reporter == rw.res1 and case.category.code == "rating_follow_up" and not case.category.active
+    assert case.reporter is None and "/ratings/staff/follow-ups/" in case.description and case.category.code == "rating_follow_up" and not case.category.active
     due = selectors.work_calendar(event.created_at).add_working_days(event.created_at, 15)
     assert case.resolution_due == due
     assert AuditEntry.objects.filter(action="cases.follow_up.open", target_id=str(case.pk)).count() == 1
