@@ -102,7 +102,7 @@ def rate(request, token: str):
                 client_ip=client_ip(request), idempotency_key=post.get("idempotency_key"))
         except DomainError as exc:
             idempotency.refresh_form_key(ctx["form"], exc)
-            ctx["errors"] = {"__all__": [exc.message], **exc.fields}
+            ctx["errors"] = {"form": [exc.message], **exc.fields}
             return _with_device_cookie(request, render(request, "ratings/ledger/rate.html", ctx, status=exc.status))
         return redirect("ratings:rated", pk=rating.pk)
     ctx["live"] = selectors.live_rating(request.user, official=official, merchant=merchant)
