@@ -23,7 +23,7 @@ from modules.ratings.ledger.models import COMMENT_MAX, Rating, State, SubjectKin
 DEVICE_COOKIE_AGE = 2 * 365 * 24 * 3600
 
 # (level, face) from the best down; the labels are the model's (非常满意 … 非常不满意).
-FACES = [(5, "😄"), (4, "🙂"), (3, "😐"), (2, "🙁"), (1, "😠")]
+FACES = [(5, "😄"), (4, "😊"), (3, "😐"), (2, "😟"), (1, "😠")]  # faces every phone font has
 STATE_WORDS = {
     State.COUNTED: gettext_lazy("Counted"),
     State.HELD: gettext_lazy("Being checked: it counts once a reviewer has looked at it"),
@@ -124,9 +124,11 @@ def rated(request, pk: int):
     rating = selectors.rating_of(request.user, pk)
     if rating is None:
         raise Http404
-    dims = dict(selectors.dimension_names(rating.subject_kind, _english()))
     labels = dict(Rating._meta.get_field("level").choices)
-    scores = [(dims.get(key, key), labels.get(value, value)) for key, value in (rating.scores or {}).items()]
+    given = dict(rating.scores or {})
+    scores = [(name, labels.get(given.pop(key), "")) for key, name in selectors.dimension_names(
+        rating.subject_kind, _english()) if key in given]
+    scores += [(key, labels.get(value, value)) for key, value in given.items()]  # a dimension since removed
     return render(request, "ratings/ledger/rated.html", {**_row(rating), "scores": scores})
 
 
