@@ -114,8 +114,12 @@ class RatingSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_replaced_by(self, obj):
-        later = Rating.objects.filter(replaces=obj).values_list("pk", flat=True).first()
-        return later
+        from django.core.exceptions import ObjectDoesNotExist
+
+        try:
+            return obj.replaced_by.pk  # selected with the rating (selectors.ratings_of)
+        except ObjectDoesNotExist:
+            return None
 
     @extend_schema_field(FollowUpSerializer(allow_null=True))
     def get_follow_up(self, obj):
