@@ -28,6 +28,19 @@ def _invite_token() -> str:
     return invite_admin(actor=None, username="invitee", display_name="新管理员")[1].rstrip("/").rsplit("/", 1)[-1]
 
 
+def _rating_by(user, code):
+    """A bad rating the resident gave an official (the /ratings/mine/<pk>/ page, with its follow-up card)."""
+    if code is None:
+        return None
+    from kernel.errors import DomainError
+    from modules.ratings.ledger.services import submit_rating
+
+    try:
+        return submit_rating(actor=user, official=code.official, level=2, comment="办事拖拉")
+    except DomainError:  # the resident may not rate here (not bound, or the official's own account)
+        return None
+
+
 def seed_samples(district) -> dict:
     from django.contrib.auth import get_user_model
 
@@ -74,6 +87,7 @@ def seed_samples(district) -> dict:
     s["ledger_job"] = s["ledger_job"] or _model("registry.ImportJob").objects.create(
         original_name="台账.xlsx", file_format="xlsx", file_sha256="0" * 64, created_by=admin, status="done",
         columns=["姓名", "身份证号"], total_rows=2, valid_count=1, rejected_count=1)
+    s["rating"] = _rating_by(resident_user, s["codes"]["official"])
     return s
 
 
@@ -117,4 +131,7 @@ SAMPLES = {
     "portal:settings-module-off": lambda s: [{"key": key} for key in s["modules"] if key != "registry"],
     "portal:settings-audit-entry": _pk("audit_entry"),
     "accounts:invite": lambda s: [{"token": s["invite_token"]}],
+    "ratings:rate": lambda s: [{"token": s["codes"][kind].token} for kind in ("official", "merchant", "stall")
+                               if s["codes"][kind]],
+    "ratings:rated": _pk("rating"),
 }

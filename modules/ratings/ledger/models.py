@@ -100,6 +100,11 @@ class Rating(models.Model):
     follow_on_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="follow_on", help_text="追评: the rating this one follows up")
     created_at = models.DateTimeField(db_index=True)
+    # A retried POST with the same Idempotency-Key returns this rating (kernel.idempotency).
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True,
+                                       help_text="kernel.idempotency.stored_key of the client's key")
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True,
+                                               help_text="kernel.idempotency.fingerprint of the submitted values")
 
     class Meta:
         ordering = ["-created_at", "-id"]
