@@ -153,7 +153,10 @@ def test_full_lifecycle_and_timeline(in_district):
     assert case.status == S.CLOSED and case.rating == 5 and case.closed_at
     assert kinds(case) == ["submitted", "assigned", "accepted", "started", "resolved", "confirmed"]
     assert topics("cases.resolved")[0]["case_id"] == case.pk
-    assert topics("cases.closed")[0] == {"case_id": case.pk, "ref": case.ref, "rating": 5, "auto": False}
+    assert topics("cases.closed")[0] == {
+        "case_id": case.pk, "ref": case.ref, "rating": 5, "auto": False, "assignee_id": w.gw1.pk,
+        "grid_id": case.grid_id, "reporter_id": w.reporter.pk, "comment": "",
+        "closed_at": (T0 + dt.timedelta(hours=4)).isoformat(), "follow_up_of_id": None}
     assert topics("cases.bad_rating") == []
     verified = topics("cases.verified_report")[0]
     assert verified["reporter_user_id"] == w.reporter.pk and verified["offender_household_id"] is None
