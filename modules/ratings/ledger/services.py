@@ -148,7 +148,7 @@ def _live(*, rater_key: str, kind: str, official, merchant, period: str):
                     state__in=[State.COUNTED, State.HELD], follow_on_of__isnull=True).first())
 
 
-def _publish(rating: Rating, *, subject_name: str = "", department_code: str = "", code_channel: bool) -> None:
+def _publish(rating: Rating, *, code_channel: bool) -> None:
     events.publish("ratings.rated", {
         "rating_id": rating.pk, "subject_kind": rating.subject_kind, "official_id": rating.official_id,
         "merchant_id": rating.merchant_id, "level": rating.level, "channel": rating.channel, "state": rating.state})
@@ -156,12 +156,7 @@ def _publish(rating: Rating, *, subject_name: str = "", department_code: str = "
         return
     followup.open_follow_up(rating=rating, now=rating.created_at)
     if code_channel:  # a case rating's follow-up case is opened by the cases module itself
-        events.publish("ratings.bad_rating", {
-            "rating_id": rating.pk, "subject_kind": rating.subject_kind, "subject_name": subject_name,
-            "official_id": rating.official_id, "merchant_id": rating.merchant_id,
-            "department_code": department_code, "grid_id": rating.grid_id, "level": rating.level,
-            "comment": rating.comment, "rater_id": rating.rater_id,
-            "due_working_days": settings()["follow_up_working_days"]})
+        events.publish("ratings.bad_rating", followup.bad_rating_payload(rating))
 
 
 def _save(rating: Rating, *, previous: Rating | None, actor) -> Rating:
@@ -239,8 +234,7 @@ def submit_rating(*, actor, official: Official | None = None, merchant: Merchant
                     period_key=period, created_at=now, idempotency_key=keys[0] if keys else None,
                     idempotency_fingerprint=fingerprint or "")
                 _save(rating, previous=previous, actor=user)
-                _publish(rating, subject_name=subject.name, code_channel=True,
-                         department_code=department.code if department is not None else "")
+                _publish(rating, code_channel=True)
             return idempotency.mark(rating, created=True)
         except IntegrityError:
             # A concurrent submission won: the same key (answer as a repeat) or the same period (retry:
