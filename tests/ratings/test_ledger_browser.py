@@ -123,6 +123,9 @@ def test_scan_tap_rate_and_see_the_rating(live_server_url, django_db_blocker, zh
             assert rows == [(2, "counted", "办事拖拉，跑了三趟", "official_code")]
         finally:
             def clean():
+                from modules.ratings.followup.models import FollowUp
+
+                FollowUp.objects.filter(rating__in=Rating.objects.filter(official=official)).delete()
                 Rating.objects.filter(official=official).delete()
                 Tally.objects.filter(official=official).delete()
 

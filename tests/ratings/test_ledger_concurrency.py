@@ -90,6 +90,9 @@ def test_two_submissions_at_once_leave_one_live_rating():
             with tenant_context(district):
                 ids = list(Rating.objects.filter(official=official).values_list("pk", flat=True))
                 Rating.objects.filter(pk__in=ids).update(replaces=None)
+                from modules.ratings.followup.models import FollowUp
+
+                FollowUp.objects.filter(rating__in=Rating.objects.filter(pk__in=ids)).delete()
                 Rating.objects.filter(pk__in=ids).delete()
                 Tally.objects.filter(official=official).delete()
                 OutboxEvent.objects.filter(topic__startswith="ratings.", payload__official_id=official.pk).delete()
