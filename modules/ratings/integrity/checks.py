@@ -47,6 +47,7 @@ from django.utils.translation import gettext_lazy
 
 from modules.ratings.config import settings
 from modules.ratings.ledger.models import Rating, SubjectKind
+from modules.ratings.ledger.periods import period_key
 
 RULES = ("burst", "same_household", "same_device", "same_network", "colleague", "family", "swing")
 SOURCES = {"same_household": "rater_household_id", "same_device": "device_hash", "same_network": "network_hash"}
@@ -153,7 +154,8 @@ _SOURCE_WHERE = ("state IN ('counted', 'held') AND follow_on_of_id IS NULL AND p
 def _ledger_findings(rating: Rating, rules: dict, at: dt.datetime) -> list[dict]:
     subject_column = "official_id" if rating.subject_kind == SubjectKind.OFFICIAL else "merchant_id"
     subject_id = rating.official_id if rating.subject_kind == SubjectKind.OFFICIAL else rating.merchant_id
-    since = period_start(at, settings()["period"])
+    period = settings()["period"]
+    since = period_start(at, period) if period_key(at, period) == rating.period_key else None
     window = int(rules["swing_window"])
     params = {
         "subject": subject_id, "at": at, "burst_since": at - dt.timedelta(minutes=int(rules["burst_minutes"])),

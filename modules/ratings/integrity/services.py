@@ -125,10 +125,13 @@ def decide(*, actor, rating: Rating, decision: str, note: str) -> Rating:
 # --- the pass as a job ----------------------------------------------------------------------------------
 
 def _work(run: ScanRun) -> None:
-    result = scan.scan_all(actor=run.started_by, run_id=run.pk)
-    ScanRun.objects.filter(pk=run.pk).update(
-        status=ScanRun.Status.DONE, finished_at=timezone.now(), checked=result["checked"], held=result["held"],
-        seconds=result["seconds"], counts={k: v for k, v in result.items() if k in scan.RULES})
+    """The job's work: the pass and the run's figures in one transaction (a rerun after a crash simply
+    runs the pass again: it holds nothing twice)."""
+    with transaction.atomic():
+        result = scan.scan_all(actor=run.started_by, run_id=run.pk)
+        ScanRun.objects.filter(pk=run.pk).update(
+            status=ScanRun.Status.DONE, finished_at=timezone.now(), checked=result["checked"], held=result["held"],
+            seconds=result["seconds"], counts={k: v for k, v in result.items() if k in scan.RULES})
 
 
 SCANS = jobs.JobKind(lock="ratings-scan", model=ScanRun, task=SCAN_TASK, work=_work, queued_since="created_at")
