@@ -40,7 +40,7 @@ def test_the_queue_and_a_held_rating(rw):
     assert [r["id"] for r in api.get("/api/v1/ratings/held/?subject_kind=official").json()["results"]] == [a.pk]
     assert [r["id"] for r in api.get("/api/v1/ratings/held/?unit=G0101").json()["results"]] == [b.pk]
     bad = api.get("/api/v1/ratings/held/?rule=nonsense")
-    assert bad.status_code == 400 and "rule" in bad.json()["fields"]
+    assert bad.status_code == 400 and "rule" in bad.json()["error"]["fields"]
 
     detail = api.get(f"/api/v1/ratings/held/{a.pk}/").json()
     assert detail["id"] == a.pk and set(detail["context"]) == {"same_source", "burst_minutes", "around", "history"}
@@ -54,7 +54,7 @@ def test_deciding_through_the_api(rw):
     api = client_for(rw.district, rw.admin)
     url = f"/api/v1/ratings/held/{a.pk}/decide/"
     blank = api.post(url, {"decision": "release", "note": " "}, format="json")
-    assert blank.status_code == 400 and "note" in blank.json()["fields"]
+    assert blank.status_code == 400 and "note" in blank.json()["error"]["fields"]
     assert _state(rw, a) == "held"
     assert api.post(url, {"decision": "pardon", "note": "x"}, format="json").status_code == 400
     done = api.post(url, {"decision": "reject", "note": "同事互评"}, format="json")
@@ -79,7 +79,7 @@ def test_residents_and_staff_of_another_area_are_refused(rw):
     assert outsider.get(f"/api/v1/ratings/held/{b.pk}/").status_code == 403
     refused = outsider.post(f"/api/v1/ratings/held/{b.pk}/decide/", {"decision": "release", "note": "好"},
                             format="json")
-    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     staff = client_for(rw.district, rw.staff)  # C01: the shop's, not the official's
     assert [r["id"] for r in staff.get("/api/v1/ratings/held/").json()["results"]] == [b.pk]
     assert staff.post(f"/api/v1/ratings/held/{a.pk}/decide/", {"decision": "release", "note": "好"},

@@ -72,11 +72,16 @@ def test_a_reason_is_required_and_only_held_ratings_are_decided(in_district):
         services.decide(actor=rw.admin, rating=r, decision="maybe", note="x")
 
 
-def test_who_may_decide(in_district):
+@pytest.fixture
+def other_staff(rw):
+    """Community staff of C02 (the shop is in C01)."""
+    return make_user(rw.district, "rt_staff_c02", "community_staff", "community", "C02")
+
+
+def test_who_may_decide(other_staff, in_district):
     from modules.ratings.integrity import services
 
     rw = in_district
-    other_staff = make_user(rw.district, "rt_staff_c02", "community_staff", "community", "C02")
     official_rating = held(official=rw.o1, rater=rw.res2)
     shop_rating = held(merchant=rw.shop, rater=rw.res2, reasons=FAMILY)  # the shop is in G0101, community C01
     for who in (rw.res1, rw.gw1, rw.head, rw.o1_user, other_staff):

@@ -24,72 +24,103 @@ from django.utils import timezone, translation
 
 from kernel import audit
 from modules.ratings.config import settings
-from modules.ratings.integrity.checks import RULES, SOURCES, finding, swing_finding
+from modules.ratings.integrity.checks import RULES, finding, swing_finding
 from modules.ratings.ledger.models import BAD_MAX
 
 SUBJECTS = "subject_kind IN ('official', 'merchant')"
-CANDIDATE = "state = 'counted' AND decided_at IS NULL"  # what may be held: counted, never decided
+LIVE = "scan_live"  # the temporary table each rule reads (see ``_load_live``)
+
+# One scan of the ledger into a narrow temporary table: every live rating of an official or a merchant
+# up to ``now``, with whole-number keys (sorting and hashing integers is what makes 600,000 rows cheap):
+# ``s`` the subject (official id, or minus the merchant id), the device and network hashes as 64-bit
+# hashes of the text (blank: NULL), ``candidate`` = counted and never decided by a reviewer.
+_LOAD_SQL = f"""
+CREATE TEMPORARY TABLE {LIVE} ON COMMIT DROP AS
+SELECT id, COALESCE(official_id, -merchant_id) AS s, official_id, merchant_id, department_id, created_at, level,
+       state = 'counted' AS counted, (state = 'counted' AND decided_at IS NULL) AS candidate,
+       follow_on_of_id IS NULL AS own, period_key COLLATE "C" AS period_key, rater_id, rater_household_id,
+       hashtextextended(NULLIF(device_hash, ''), 0) AS device, hashtextextended(NULLIF(network_hash, ''), 0) AS network
+FROM ratings_rating
+WHERE state IN ('counted', 'held') AND {SUBJECTS} AND created_at <= %(now)s
+"""
 
 
-def _rows(sql: str, params: dict) -> list[tuple]:
+def _rows(sql: str, params: dict | None = None) -> list[tuple]:
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 
 
+def _load_live(now) -> int:
+    """Fill ``scan_live`` (dropped at commit); returns how many counted ratings it holds."""
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {LIVE}")
+        cur.execute(_LOAD_SQL, {"now": now})
+        cur.execute(f"ANALYZE {LIVE}")
+        cur.execute(f"SELECT count(*) FILTER (WHERE counted) FROM {LIVE}")
+        return cur.fetchone()[0]
+
+
 def find_burst(rules: dict, now) -> list[tuple[int, dict]]:
+    """Only the subject's ratings in "hot" spans are numbered: the ratings of a subject are bucketed by
+    ``burst_minutes``; a window of that length lies within a bucket and the one before it, so a rating
+    can only be in a burst when its bucket and the one before hold more than ``burst_count`` together."""
     limit, minutes = int(rules["burst_count"]), int(rules["burst_minutes"])
     sql = f"""
+        WITH b AS (
+            SELECT s, floor(extract(epoch FROM created_at) / (%(minutes)s * 60))::bigint AS bk, count(*) AS n
+            FROM {LIVE} GROUP BY 1, 2
+        ), hot AS (
+            SELECT b.s, b.bk FROM b LEFT JOIN b p ON p.s = b.s AND p.bk = b.bk - 1
+            WHERE b.n + COALESCE(p.n, 0) > %(limit)s
+        ), need AS (
+            SELECT s, bk FROM hot UNION SELECT s, bk - 1 FROM hot
+        )
         SELECT id, n - 1 FROM (
-            SELECT id, state, decided_at,
-                   count(*) OVER (PARTITION BY subject_kind, official_id, merchant_id ORDER BY created_at
+            SELECT r.id, r.candidate, (r.s, r.bk) IN (SELECT s, bk FROM hot) AS in_hot,
+                   count(*) OVER (PARTITION BY r.s ORDER BY r.created_at
                                   RANGE BETWEEN make_interval(mins => %(minutes)s) PRECEDING AND CURRENT ROW) AS n
-            FROM ratings_rating
-            WHERE state IN ('counted', 'held') AND {SUBJECTS} AND created_at <= %(now)s
+            FROM (SELECT l.*, floor(extract(epoch FROM l.created_at) / (%(minutes)s * 60))::bigint AS bk
+                  FROM {LIVE} l) r
+            JOIN need ON need.s = r.s AND need.bk = r.bk
         ) x
-        WHERE {CANDIDATE} AND n - 1 >= %(limit)s"""
+        WHERE candidate AND in_hot AND n - 1 >= %(limit)s"""
     return [(pk, finding("burst", {"before": before, "minutes": minutes, "limit": limit}))
-            for pk, before in _rows(sql, {"minutes": minutes, "now": now, "limit": limit})]
+            for pk, before in _rows(sql, {"minutes": minutes, "limit": limit})]
 
 
 def find_same_source(rule: str, rules: dict, now) -> list[tuple[int, dict]]:
     """Groups (subject, period, source) with more than ``same_source_max`` live raters are found by a
     hash aggregate first; only their rows are numbered (the ``same_source_max + 1``-th rater on is held)."""
-    column = SOURCES[rule]
+    column = {"same_household": "rater_household_id", "same_device": "device", "same_network": "network"}[rule]
     most = int(rules["same_source_max"])
-    present = f"{column} IS NOT NULL" + ("" if column.endswith("_id") else f" AND {column} <> ''")
-    live = (f"state IN ('counted', 'held') AND {SUBJECTS} AND follow_on_of_id IS NULL AND {present} "
-            "AND created_at <= %(now)s")
-    key = f"subject_kind, COALESCE(official_id, merchant_id), period_key, {column}"
     sql = f"""
         WITH g AS (
-            SELECT subject_kind AS k, COALESCE(official_id, merchant_id) AS s, period_key AS p, {column} AS v
-            FROM ratings_rating WHERE {live}
-            GROUP BY {key} HAVING count(*) > %(most)s
+            SELECT s, period_key, {column} AS v FROM {LIVE}
+            WHERE own AND {column} IS NOT NULL
+            GROUP BY 1, 2, 3 HAVING count(*) > %(most)s
         )
         SELECT id, period_key, rn - 1 FROM (
-            SELECT r.id, r.state, r.decided_at, r.period_key,
-                   row_number() OVER (PARTITION BY {key} ORDER BY r.created_at, r.id) AS rn
-            FROM ratings_rating r
-            JOIN g ON g.k = r.subject_kind AND g.s = COALESCE(r.official_id, r.merchant_id) AND g.p = r.period_key
-                  AND g.v = r.{column}
-            WHERE {live}
+            SELECT r.id, r.candidate, r.period_key,
+                   row_number() OVER (PARTITION BY r.s, r.period_key, r.{column} ORDER BY r.created_at, r.id) AS rn
+            FROM {LIVE} r JOIN g ON g.s = r.s AND g.period_key = r.period_key AND g.v = r.{column}
+            WHERE r.own
         ) x
-        WHERE {CANDIDATE} AND rn > %(most)s"""
+        WHERE candidate AND rn > %(most)s"""
     return [(pk, finding(rule, {"others": others, "period": period, "limit": most}))
-            for pk, period, others in _rows(sql, {"most": most, "now": now})]
+            for pk, period, others in _rows(sql, {"most": most})]
 
 
 def find_colleague(rules: dict, now) -> list[tuple[int, dict]]:
     sql = f"""
         SELECT r.id, o.id = r.official_id
-        FROM ratings_rating r
+        FROM {LIVE} r
         JOIN registry_official so ON so.id = r.official_id
         JOIN registry_official o ON o.user_id = r.rater_id AND o.department_id = COALESCE(r.department_id,
                                                                                           so.department_id)
-        WHERE r.subject_kind = 'official' AND r.{CANDIDATE} AND r.created_at <= %(now)s"""
+        WHERE r.candidate"""
     return [(pk, finding("colleague", variant="colleague_self" if self_rated else None))
-            for pk, self_rated in _rows(sql, {"now": now})]
+            for pk, self_rated in _rows(sql)]
 
 
 def find_family(rules: dict, now) -> list[tuple[int, dict]]:
@@ -100,24 +131,23 @@ def find_family(rules: dict, now) -> list[tuple[int, dict]]:
             JOIN registry_membership m ON m.resident_id = res.id AND m.ended_at IS NULL
             WHERE res.user_id IS NOT NULL
         ), subj AS (
-            SELECT r.id, r.subject_kind, r.rater_id, r.rater_household_id, COALESCE(o.user_id, mc.owner_id) AS who
-            FROM ratings_rating r
+            SELECT r.id, r.merchant_id IS NOT NULL AS merchant, r.rater_id, r.rater_household_id,
+                   COALESCE(o.user_id, mc.owner_id) AS who
+            FROM {LIVE} r
             LEFT JOIN registry_official o ON o.id = r.official_id
             LEFT JOIN registry_merchant mc ON mc.id = r.merchant_id
-            WHERE r.{CANDIDATE} AND r.{SUBJECTS} AND r.created_at <= %(now)s
-              AND COALESCE(o.user_id, mc.owner_id) IS NOT NULL
+            WHERE r.candidate AND COALESCE(o.user_id, mc.owner_id) IS NOT NULL
               AND (r.rater_id IS NOT NULL OR r.rater_household_id IS NOT NULL)
         )
-        SELECT id, true FROM subj WHERE subject_kind = 'merchant' AND rater_id = who
+        SELECT id, true FROM subj WHERE merchant AND rater_id = who
         UNION
         SELECT s.id, false
         FROM subj s
         JOIN homes sh ON sh.user_id = s.who
         LEFT JOIN homes rh ON rh.user_id = s.rater_id AND rh.household_id = sh.household_id
-        WHERE NOT (s.subject_kind = 'merchant' AND s.rater_id = s.who)
+        WHERE NOT (s.merchant AND s.rater_id IS NOT DISTINCT FROM s.who)
           AND (sh.household_id = s.rater_household_id OR rh.user_id IS NOT NULL)"""
-    return [(pk, finding("family", variant="family_owner" if owner else None))
-            for pk, owner in _rows(sql, {"now": now})]
+    return [(pk, finding("family", variant="family_owner" if owner else None)) for pk, owner in _rows(sql)]
 
 
 def find_swing(rules: dict, now) -> list[tuple[int, dict]]:
@@ -126,21 +156,21 @@ def find_swing(rules: dict, now) -> list[tuple[int, dict]]:
     # frame offsets are written in (validated integers): PostgreSQL wants them constant
     sql = f"""
         SELECT id, level, recent_n, COALESCE(recent_sum, 0), base_n, base_sum FROM (
-            SELECT id, level, decided_at,
+            SELECT id, level, candidate,
                    count(*) OVER (w ROWS BETWEEN {window - 1:d} PRECEDING AND 1 PRECEDING) AS recent_n,
                    sum(level) OVER (w ROWS BETWEEN {window - 1:d} PRECEDING AND 1 PRECEDING) AS recent_sum,
                    count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND {window:d} PRECEDING) AS base_n,
                    sum(level) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND {window:d} PRECEDING) AS base_sum
-            FROM ratings_rating
-            WHERE state = 'counted' AND {SUBJECTS} AND created_at <= %(now)s
-            WINDOW w AS (PARTITION BY subject_kind, official_id, merchant_id ORDER BY created_at, id)
+            FROM {LIVE}
+            WHERE counted
+            WINDOW w AS (PARTITION BY s ORDER BY created_at, id)
         ) x
-        WHERE decided_at IS NULL AND base_n >= %(history_min)s AND base_n > 0
+        WHERE candidate AND base_n >= %(history_min)s AND base_n > 0
           AND level < base_sum::numeric / base_n
           AND base_sum::numeric / base_n - (COALESCE(recent_sum, 0) + level)::numeric / (recent_n + 1)
               >= %(drop)s - 0.000000001"""
     found = []
-    for pk, level, recent_n, recent_sum, base_n, base_sum in _rows(sql, {"now": now, "history_min": history_min,
+    for pk, level, recent_n, recent_sum, base_n, base_sum in _rows(sql, {"history_min": history_min,
                                                                         "drop": drop}):
         swing = swing_finding(level=level, recent_n=recent_n, recent_sum=recent_sum, base_n=base_n,
                               base_sum=base_sum, rules=rules)
@@ -215,11 +245,10 @@ def scan_all(*, now=None, actor=None, run_id: int | None = None) -> dict:
     with transaction.atomic():
         with connection.cursor() as cur:
             # big sorts and hashes stay in memory; JIT compiling costs more than it saves on these
-            cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute("SET LOCAL jit = off")
-            cur.execute(f"SELECT count(*) FROM ratings_rating WHERE state = 'counted' AND {SUBJECTS} "
-                        "AND created_at <= %s", [now])
-            checked = cur.fetchone()[0]
+            cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")  # each worker would build the hashes again
+        checked = _load_live(now)
         found: dict[int, list[dict]] = defaultdict(list)
         with translation.override(django_settings.LANGUAGE_CODE):
             for rule, finder in FINDERS:
