@@ -99,8 +99,11 @@ def describe(reason: dict) -> str:
 def finding(rule: str, numbers: dict | None = None, *, variant: str | None = None, **extra) -> dict:
     """One finding: the rule's key, its detail in the district's language, the numbers behind it."""
     numbers = numbers or {}
-    with translation.override(django_settings.LANGUAGE_CODE):
+    if translation.get_language() == django_settings.LANGUAGE_CODE:  # the pass renders thousands at once
         detail = str(_DETAILS[variant or rule]) % numbers
+    else:
+        with translation.override(django_settings.LANGUAGE_CODE):
+            detail = str(_DETAILS[variant or rule]) % numbers
     out = {"rule": rule, "detail": detail, "numbers": numbers}
     if variant:
         out["variant"] = variant

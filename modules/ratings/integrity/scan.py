@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone, translation
 
 from kernel import audit
@@ -33,13 +33,15 @@ LIVE = "scan_live"  # the temporary table each rule reads (see ``_load_live``)
 # One scan of the ledger into a narrow temporary table: every live rating of an official or a merchant
 # up to ``now``, with whole-number keys (sorting and hashing integers is what makes 600,000 rows cheap):
 # ``s`` the subject (official id, or minus the merchant id), the device and network hashes as 64-bit
-# hashes of the text (blank: NULL), ``candidate`` = counted and never decided by a reviewer.
+# hashes of the text (blank: NULL), ``candidate`` = counted and never decided by a reviewer, ``bk`` the
+# span of ``burst_minutes`` it falls in (``find_burst``).
 _LOAD_SQL = f"""
 CREATE TEMPORARY TABLE {LIVE} ON COMMIT DROP AS
 SELECT id, COALESCE(official_id, -merchant_id) AS s, official_id, merchant_id, department_id, created_at, level,
        state = 'counted' AS counted, (state = 'counted' AND decided_at IS NULL) AS candidate,
        follow_on_of_id IS NULL AS own, period_key COLLATE "C" AS period_key, rater_id, rater_household_id,
-       hashtextextended(NULLIF(device_hash, ''), 0) AS device, hashtextextended(NULLIF(network_hash, ''), 0) AS network
+       hashtextextended(NULLIF(device_hash, ''), 0) AS device, hashtextextended(NULLIF(network_hash, ''), 0) AS network,
+       floor(extract(epoch FROM created_at) / (%(minutes)s * 60))::bigint AS bk
 FROM ratings_rating
 WHERE state IN ('counted', 'held') AND {SUBJECTS} AND created_at <= %(now)s
 """
@@ -51,28 +53,44 @@ def _rows(sql: str, params: dict | None = None) -> list[tuple]:
         return cur.fetchall()
 
 
-def _load_live(now) -> int:
+def _keep_temp_in_memory() -> None:
+    """Let ``scan_live`` stay in memory (temp_buffers; PostgreSQL refuses the change once the session has
+    used a temporary table: then it is read through the OS cache, slower but the same)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL temp_buffers = '256MB'")
+    except DatabaseError:
+        pass
+
+
+def _load_live(now, rules: dict) -> int:
     """Fill ``scan_live`` (dropped at commit); returns how many counted ratings it holds."""
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {LIVE}")
-        cur.execute(_LOAD_SQL, {"now": now})
+        cur.execute(_LOAD_SQL, {"now": now, "minutes": int(rules["burst_minutes"])})
         cur.execute(f"ANALYZE {LIVE}")
         cur.execute(f"SELECT count(*) FILTER (WHERE counted) FROM {LIVE}")
         return cur.fetchone()[0]
 
 
 def find_burst(rules: dict, now) -> list[tuple[int, dict]]:
-    """Only the subject's ratings in "hot" spans are numbered: the ratings of a subject are bucketed by
-    ``burst_minutes``; a window of that length lies within a bucket and the one before it, so a rating
-    can only be in a burst when its bucket and the one before hold more than ``burst_count`` together."""
+    """Only the ratings in "hot" spans are numbered. A subject's ratings are counted per span of
+    ``burst_minutes`` (``bk``); the window before a rating lies within its span and the one before, so it
+    can only be in a burst when the two hold more than ``burst_count`` together, which needs one of them
+    to hold more than half of it: only those spans and the ones after them are summed exactly."""
     limit, minutes = int(rules["burst_count"]), int(rules["burst_minutes"])
     sql = f"""
-        WITH b AS (
-            SELECT s, floor(extract(epoch FROM created_at) / (%(minutes)s * 60))::bigint AS bk, count(*) AS n
-            FROM {LIVE} GROUP BY 1, 2
-        ), hot AS (
-            SELECT b.s, b.bk FROM b LEFT JOIN b p ON p.s = b.s AND p.bk = b.bk - 1
-            WHERE b.n + COALESCE(p.n, 0) > %(limit)s
+        WITH b AS MATERIALIZED (
+            SELECT s, bk, count(*) AS n FROM {LIVE} GROUP BY 1, 2
+        ), big AS (
+            SELECT s, bk FROM b WHERE n * 2 > %(limit)s
+        ), maybe AS (
+            SELECT s, bk FROM big UNION SELECT s, bk + 1 FROM big
+        ), hot AS MATERIALIZED (
+            SELECT m.s, m.bk FROM maybe m
+            LEFT JOIN b cur ON cur.s = m.s AND cur.bk = m.bk
+            LEFT JOIN b prev ON prev.s = m.s AND prev.bk = m.bk - 1
+            WHERE COALESCE(cur.n, 0) + COALESCE(prev.n, 0) > %(limit)s
         ), need AS (
             SELECT s, bk FROM hot UNION SELECT s, bk - 1 FROM hot
         )
@@ -80,9 +98,7 @@ def find_burst(rules: dict, now) -> list[tuple[int, dict]]:
             SELECT r.id, r.candidate, (r.s, r.bk) IN (SELECT s, bk FROM hot) AS in_hot,
                    count(*) OVER (PARTITION BY r.s ORDER BY r.created_at
                                   RANGE BETWEEN make_interval(mins => %(minutes)s) PRECEDING AND CURRENT ROW) AS n
-            FROM (SELECT l.*, floor(extract(epoch FROM l.created_at) / (%(minutes)s * 60))::bigint AS bk
-                  FROM {LIVE} l) r
-            JOIN need ON need.s = r.s AND need.bk = r.bk
+            FROM {LIVE} r JOIN need ON need.s = r.s AND need.bk = r.bk
         ) x
         WHERE candidate AND in_hot AND n - 1 >= %(limit)s"""
     return [(pk, finding("burst", {"before": before, "minutes": minutes, "limit": limit}))
@@ -248,7 +264,8 @@ def scan_all(*, now=None, actor=None, run_id: int | None = None) -> dict:
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute("SET LOCAL jit = off")
             cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")  # each worker would build the hashes again
-        checked = _load_live(now)
+        _keep_temp_in_memory()
+        checked = _load_live(now, rules)
         found: dict[int, list[dict]] = defaultdict(list)
         with translation.override(django_settings.LANGUAGE_CODE):
             for rule, finder in FINDERS:
