@@ -2,6 +2,7 @@
 Django finds them: ``ledger`` (ratings and their monthly tallies), ``followup`` (callbacks, appeals,
 merchants' replies) and ``reports`` (the yearly star merchants)."""
 from modules.ratings.followup.models import Appeal, FollowUp, Reply
+from modules.ratings.integrity.models import ScanRun
 from modules.ratings.ledger.models import (
     BAD_MAX,
     COMMENT_MAX,
@@ -16,4 +17,4 @@ from modules.ratings.ledger.models import (
 from modules.ratings.reports.models import StarAward
 
 __all__ = ["BAD_MAX", "COMMENT_MAX", "LIVE_STATES", "Appeal", "Channel", "FollowUp", "Level", "Rating", "Reply",
-           "StarAward", "State", "SubjectKind", "Tally"]
+           "ScanRun", "StarAward", "State", "SubjectKind", "Tally"]

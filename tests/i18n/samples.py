@@ -41,6 +41,19 @@ def _rating_by(user, code):
         return None
 
 
+def _held_rating():
+    """A rating held for review (ratings:held-detail; the demo holds none)."""
+    found = _first("ratings.Rating", state="held")
+    official = _first("registry.Official")
+    if found is not None or official is None:
+        return found
+    return _model("ratings.Rating").objects.create(
+        subject_kind="official", official=official, department=official.department, channel="official_code",
+        level=2, rater_key="p:i18n-sample", period_key=timezone.localdate().strftime("%Y-%m"), state="held",
+        hold_reasons=[{"rule": "burst", "detail": "", "numbers": {"before": 30, "minutes": 60, "limit": 30}}],
+        created_at=timezone.now())
+
+
 def seed_samples(district) -> dict:
     from django.contrib.auth import get_user_model
 
@@ -79,6 +92,7 @@ def seed_samples(district) -> dict:
         "finding": _first("registry.Finding"),
         "audit_entry": _first("kernel.AuditEntry"),
         "modules": list(district.modules),
+        "held_rating": _held_rating(),
         "membership": household.memberships.filter(ended_at__isnull=True).exclude(resident=resident).first(),
     }
     # An open invitation to the resident's household and a checked ledger upload (neither is in the demo).
@@ -134,4 +148,5 @@ SAMPLES = {
     "ratings:rate": lambda s: [{"token": s["codes"][kind].token} for kind in ("official", "merchant", "stall")
                                if s["codes"][kind]],
     "ratings:rated": _pk("rating"),
+    "ratings:held-detail": _pk("held_rating"),
 }

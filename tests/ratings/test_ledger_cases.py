@@ -103,3 +103,28 @@ def test_with_ratings_off_a_rated_case_makes_no_rating(in_district):
     assert not Rating.objects.exists()
     event = OutboxEvent.objects.get(topic="cases.closed", payload__case_id=case.pk)
     assert event.delivered_at is not None  # delivered: the ratings handler was skipped, not failed
+
+
+def test_a_case_rating_removed_on_appeal_stays_and_the_case_rated_again_counts_anew(in_district):
+    from modules.ratings.followup import services as followup
+
+    rw = in_district
+    case, handler, official = resolved_case(rw)
+    cases.confirm_and_rate(actor=rw.res1, case=case, rating=1, comment="没解决", now=T0 + dt.timedelta(hours=5))
+    relay_pending()
+    first = Rating.objects.get(case_id=case.pk)
+    appeal = followup.file_appeal(actor=rw.gw1, rating=first, reason="已按规定办理，评价与事实不符。")
+    followup.decide_appeal(actor=rw.admin, appeal=appeal, decision="upheld", reason="经核实，已办结，评价不计入。")
+    first.refresh_from_db()
+    assert first.state == "removed"
+    cases.reopen_case(actor=rw.res1, case=case, reason="又堆上了", now=T0 + dt.timedelta(days=1))
+    case.refresh_from_db()
+    cases.accept_case(actor=handler, case=case, now=T0 + dt.timedelta(days=1, hours=1))
+    cases.resolve_case(actor=handler, case=case, result="再次清理", now=T0 + dt.timedelta(days=1, hours=2))
+    case.refresh_from_db()
+    cases.confirm_and_rate(actor=rw.res1, case=case, rating=4, now=T0 + dt.timedelta(days=1, hours=3))
+    relay_pending()
+    first.refresh_from_db()
+    second = Rating.objects.get(case_id=case.pk, state="counted")
+    assert first.state == "removed" and second.level == 4 and second.replaces is None
+    assert Tally.objects.get(official=official, dimension="", channel="case").n == 1

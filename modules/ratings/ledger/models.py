@@ -127,8 +127,11 @@ class Rating(models.Model):
             models.UniqueConstraint(fields=["rater_key", "subject_kind", "official", "merchant", "period_key"],
                                     condition=Q(state__in=["counted", "held"], follow_on_of__isnull=True),
                                     nulls_distinct=False, name="ratings_one_per_period"),
-            models.UniqueConstraint(fields=["case_id"], condition=Q(channel="case", follow_on_of__isnull=True)
-                                    & ~Q(state="superseded"), name="ratings_one_per_case"),
+            # one live rating per case (a rating removed on appeal or rejected stays in the record; the case
+            # reopened and rated again gets a new one)
+            models.UniqueConstraint(fields=["case_id"], condition=Q(channel="case", follow_on_of__isnull=True,
+                                                                    state__in=["counted", "held"]),
+                                    name="ratings_one_per_case"),
         ]
 
     def __str__(self) -> str:

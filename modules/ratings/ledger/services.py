@@ -277,11 +277,13 @@ def record_case_rating(payload: dict) -> Rating | None:
     created_at = _when(payload.get("closed_at"))
     with transaction.atomic():
         _serialise(f"case:{case_id}", "case", 0)
-        previous = (Rating.objects.select_for_update()
-                    .filter(case_id=case_id, channel=Channel.CASE, follow_on_of__isnull=True)
-                    .exclude(state=State.SUPERSEDED).first())
-        if previous is not None and previous.created_at == created_at:
-            return previous  # this close was recorded already
+        of_case = Rating.objects.filter(case_id=case_id, channel=Channel.CASE, follow_on_of__isnull=True)
+        recorded = of_case.filter(created_at=created_at).first()
+        if recorded is not None:
+            return recorded  # this close was recorded already
+        # The live rating of an earlier close (the case was reopened and rated again): superseded. One a
+        # reviewer rejected or an appeal removed stays as it is, in the record.
+        previous = of_case.select_for_update().filter(state__in=[State.COUNTED, State.HELD]).first()
         official = (Official.objects.select_related("department").filter(user_id=payload["assignee_id"]).first()
                     if payload.get("assignee_id") else None)
         grid = (Grid.objects.select_related("community__street").filter(pk=payload["grid_id"]).first()
@@ -297,9 +299,6 @@ def record_case_rating(payload: dict) -> Rating | None:
             rater_household_id=current_household(user) if user is not None else None, real_name=user is not None,
             period_key=period_key(created_at, settings()["period"]), case_id=case_id,
             case_ref=(payload.get("ref") or "")[:32], created_at=created_at)
-        if previous is not None and previous.state not in (State.COUNTED, State.HELD):
-            # A reviewer rejected it, or an appeal removed it: that decision stands for this case.
-            return previous
         _save(rating, previous=previous, actor=user)
         _publish(rating, code_channel=False)
     return rating
