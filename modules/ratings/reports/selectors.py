@@ -321,7 +321,7 @@ class Ranking:
         return [r for r in self.rows if r.rank is None]
 
 
-def _entities(unit: str, department=None) -> dict[int, tuple[str, str]]:
+def entities(unit: str, department=None) -> dict[int, tuple[str, str]]:
     """id -> (name, detail) of the unit's entities that a ranking lists even with no rating."""
     from modules.registry.models import Department, Grid, Merchant, Official, Street
 
@@ -382,7 +382,7 @@ def ranking(*, unit: str, dimension: str = "", start: dt.date, end: dt.date, cha
         rows = rows.filter(channel=channel)
     sums = {pk: (n, total, bad) for pk, n, total, bad in rows.values(key=F(group)).annotate(
         sn=Sum("n"), st=Sum("total"), sb=Sum("bad")).values_list("key", "sn", "st", "sb").order_by()}
-    names = _entities(unit, department)
+    names = entities(unit, department)
     names.update(_missing_names(unit, set(sums) - set(names)))
     minimum = int(settings()["min_ratings_for_ranking"])
     out = [RankRow(pk, name, detail, *sums.get(pk, (0, 0, 0))) for pk, (name, detail) in names.items()]
