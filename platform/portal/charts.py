@@ -21,10 +21,10 @@ def _number(v):
 
 def chart(*, id: str, kind: str, title: str, categories: list, series: list[dict], unit: str = "",  # noqa: A002
           minimum=None, maximum=None, horizontal: bool = False, height: int | None = None) -> dict:
-    """The data of one chart (see the module doc). ``height`` defaults to 360 px, or to what a
-    horizontal bar chart needs for its rows."""
+    """The data of one chart (see the module doc). ``height`` defaults to 360 px (a line or column
+    chart), or to what a horizontal bar chart needs for its rows (36 px a row, at least 180)."""
     if height is None:
-        height = max(360, 28 * len(categories) + 80) if horizontal else 360
+        height = max(180, 36 * len(categories) + 70) if horizontal else 360
     return {"id": id, "kind": kind, "title": str(title), "categories": [str(c) for c in categories],
             "series": [{"name": str(s["name"]), "data": [_number(v) for v in s["data"]]} for s in series],
             "unit": str(unit), "min": _number(minimum), "max": _number(maximum), "horizontal": horizontal,

@@ -74,6 +74,12 @@ def seed_samples(district) -> dict:
     s["ledger_job"] = s["ledger_job"] or _model("registry.ImportJob").objects.create(
         original_name="台账.xlsx", file_format="xlsx", file_sha256="0" * 64, created_by=admin, status="done",
         columns=["姓名", "身份证号"], total_rows=2, valid_count=1, rejected_count=1)
+    merchant = _first("registry.Merchant")  # a star merchant's certificate (ratings.reports)
+    s["star_award"] = _model("ratings.StarAward").objects.get_or_create(
+        merchant=merchant, year=timezone.localdate().year - 1, defaults=dict(
+            stars=5, ratings=40, average=4.95, bad_share=0, awarded_at=timezone.now(),
+            rules={"min_ratings": 30, "min_average": 4.5, "max_bad_share": 0.05, "five_star_average": 4.9}))[0] \
+        if merchant else None
     return s
 
 
@@ -117,4 +123,5 @@ SAMPLES = {
     "portal:settings-module-off": lambda s: [{"key": key} for key in s["modules"] if key != "registry"],
     "portal:settings-audit-entry": _pk("audit_entry"),
     "accounts:invite": lambda s: [{"token": s["invite_token"]}],
+    "ratings:certificate": lambda s: [{"token": s["star_award"].token}] if s.get("star_award") else [],
 }

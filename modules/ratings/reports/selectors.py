@@ -450,7 +450,7 @@ def unit_name(unit: str, pk) -> str:
         return _("the whole district")
     found = model.objects.filter(pk=pk).values_list("name", flat=True).first()
     if found is None:
-        raise DomainError(_("There is no such %(unit)s.") % {"unit": unit}, code="unknown_subject", status=404,
+        raise DomainError(_("There is no such subject."), code="unknown_subject", status=404,
                           fields={"id": [_("Not found.")]})
     return found
 

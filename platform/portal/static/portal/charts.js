@@ -13,8 +13,9 @@
     var accent = getComputedStyle(document.documentElement).getPropertyValue("--accent").trim() || "#f9a825";
     var narrow = window.innerWidth < 480;
     var cat = { type: "category", data: d.categories, axisTick: { show: false },
-                axisLabel: { fontSize: 12, width: narrow ? 84 : 160, overflow: "truncate", interval: 0,
-                             hideOverlap: !d.horizontal } };
+                axisLabel: { fontSize: 12, width: narrow ? 84 : 160, overflow: "truncate",
+                             interval: d.horizontal ? 0 : "auto", hideOverlap: !d.horizontal,
+                             rotate: (!d.horizontal && narrow && d.categories.length > 6) ? 45 : 0 } };
     var val = { type: "value", min: d.min, max: d.max, splitNumber: 4, axisLabel: { fontSize: 11 } };
     if (d.horizontal) { cat.inverse = true; }
     var series = d.series.map(function (s, i) {
