@@ -171,3 +171,17 @@ def test_module_off_answers_404(laixi):
                 "/ratings/staff/rankings/export/", "/api/v1/ratings/rankings/?unit=official",
                 "/api/v1/ratings/stars/", "/api/v1/ratings/scores/?official=1"):
         assert admin.get(url).status_code == 404, url
+
+
+def test_the_api_schema_documents_the_reports(rw):
+    schema = client_for(rw.district, rw.admin).get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    for path in ("scores/", "rankings/", "trends/", "department/", "me/official/", "me/merchant/", "stars/",
+                 "stars/{token}/", "stars/{token}/revoke/"):
+        assert f"/api/v1/ratings/{path}" in paths, path
+    ranking = paths["/api/v1/ratings/rankings/"]["get"]
+    assert {p["name"] for p in ranking["parameters"]} >= {"unit", "dimension", "start", "end", "channel"}
+    assert "$ref" in ranking["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "requestBody" in paths["/api/v1/ratings/stars/"]["post"]
+    components = schema["components"]["schemas"]
+    assert {"Score", "Ranking", "RankRow", "Trend", "Star"} <= set(components)

@@ -387,11 +387,13 @@ def ranking(*, unit: str, dimension: str = "", start: dt.date, end: dt.date, cha
     minimum = int(settings()["min_ratings_for_ranking"])
     out = [RankRow(pk, name, detail, *sums.get(pk, (0, 0, 0))) for pk, (name, detail) in names.items()]
     # Every entity is listed, with 0 when it has no rating in the period: nobody is silently missing.
+    # Floats of total/n: the correctly rounded quotient of two exact integers, so equal averages give
+    # equal keys (ties) and different ones (n far below 2**26) different keys.
     ranked = sorted((r for r in out if r.n >= minimum and r.n > 0),
-                    key=lambda r: (-(Decimal(r.total) / r.n), Decimal(r.bad) / r.n, -r.n, r.name, r.id))
+                    key=lambda r: (-(r.total / r.n), r.bad / r.n, -r.n, r.name, r.id))
     previous, rank = None, 0
     for position, r in enumerate(ranked, start=1):
-        key = (Decimal(r.total) / r.n, Decimal(r.bad) / r.n)
+        key = (r.total / r.n, r.bad / r.n)
         if key != previous:
             rank, previous = position, key
         r.rank = rank
