@@ -150,3 +150,24 @@ def test_award_through_the_api_and_the_page(rw):
     page = admin.get("/ratings/staff/stars/?year=2025")
     assert page.status_code == 200 and "郑记面馆" in page.content.decode()
     assert admin.post("/ratings/staff/stars/", {"year": 2025}).status_code == 302
+
+
+def test_revoke_from_the_stars_page(rw):
+    from modules.ratings.reports import services
+    from modules.ratings.reports.models import StarAward
+
+    with tenant_context(rw.district):
+        set_config(rw.admin, stars=RULES)
+        rate(rw.shop, [5, 5, 5, 5])
+        award = services.award_stars(actor=rw.admin, year=2025)[0]
+    connection.set_schema_to_public()
+    form = {"year": 2025, "action": "revoke", "award": award.pk, "reason": "证照过期"}
+    assert client_for(rw.district, rw.staff).post("/ratings/staff/stars/", form).status_code == 302
+    with tenant_context(rw.district):
+        assert StarAward.objects.get(pk=award.pk).revoked_at is None  # community staff may not
+    admin = client_for(rw.district, rw.admin)
+    assert admin.post("/ratings/staff/stars/", {**form, "award": "x"}).status_code == 404
+    assert admin.post("/ratings/staff/stars/", form).status_code == 302
+    with tenant_context(rw.district):
+        assert StarAward.objects.get(pk=award.pk).revoked_reason == "证照过期"
+    connection.set_schema_to_public()

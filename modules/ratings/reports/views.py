@@ -221,7 +221,8 @@ def stars(request):
     if request.method == "POST":
         try:
             if request.POST.get("action") == "revoke":
-                award = get_object_or_404(StarAward, pk=request.POST.get("award") or 0)
+                raw = request.POST.get("award") or ""
+                award = get_object_or_404(StarAward, pk=int(raw) if raw.isdigit() else 0)
                 services.revoke_star(actor=request.user, award=award, reason=request.POST.get("reason", ""))
                 messages.success(request, _("The award is revoked; its certificate says so."))
             else:
