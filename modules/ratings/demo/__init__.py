@@ -92,8 +92,12 @@ def _moment(rng: random.Random, month: dt.date, now: dt.datetime) -> dt.datetime
 
 
 def _level(rng: random.Random, quality: float) -> int:
-    x = rng.random() + quality
-    return 5 if x > 1.05 else 4 if x > 0.8 else 3 if x > 0.55 else 2 if x > 0.4 else 1
+    """A level for a subject whose share of 非常满意 is ``quality``; the rest mostly 满意, few bad."""
+    x = rng.random()
+    if x < quality:
+        return 5
+    rest = (x - quality) / (1 - quality)
+    return 4 if rest < 0.6 else 3 if rest < 0.82 else 2 if rest < 0.94 else 1
 
 
 def _scores(rng: random.Random, kind: str, level: int) -> dict:
@@ -110,10 +114,12 @@ def seed_ratings(raters: list, *, rng: random.Random, now: dt.datetime) -> None:
 
     subjects = [("official", o) for o in Official.objects.filter(active=True).select_related("department")]
     subjects += [("merchant", m) for m in Merchant.objects.filter(active=True).select_related("grid")]
-    quality = {(kind, s.pk): rng.uniform(-0.15, 0.35) for kind, s in subjects}
+    quality = {(kind, s.pk): rng.uniform(0.45, 0.97) for kind, s in subjects}
+    for kind, s in subjects[-4:-1]:  # a few merchants everyone loves: the star merchants
+        quality[(kind, s.pk)] = rng.uniform(0.93, 0.99)
     for month in _months(now):
         for kind, subject in subjects:
-            count = rng.randint(1, 4) if kind == "official" else rng.randint(3, 7)
+            count = rng.randint(1, 4) if kind == "official" else rng.randint(5, 9)
             for rater in rng.sample(raters, count):
                 if subject_is_own(rater, kind, subject):
                     continue
@@ -131,7 +137,7 @@ def subject_is_own(user, kind: str, subject) -> bool:
 
 def seed_review_queue(raters: list, *, now: dt.datetime) -> None:
     """Five residents rate one official from one phone within minutes (the rules hold the ones past the
-    district's limit), and an official rates a colleague (held as a colleague's rating)."""
+    district's limit), and a colleague rates the demo official (held as a colleague's rating)."""
     from modules.ratings.ledger.services import submit_rating
     from modules.registry.models import Official
 
@@ -142,13 +148,17 @@ def seed_review_queue(raters: list, *, now: dt.datetime) -> None:
         submit_rating(actor=rater, official=target, level=1, scores={}, comment="态度差！", channel="official_code",
                       device_id="demo-shared-phone", client_ip="10.250.1.9",
                       now=now - dt.timedelta(hours=3, minutes=10 - 2 * i))
-    colleague_user = get_user_model().objects.filter(username="official").first()
-    mine = Official.objects.filter(user=colleague_user).first() if colleague_user else None
-    colleague = Official.objects.filter(department_id=mine.department_id).exclude(pk=mine.pk).first() if mine else None
-    if colleague is not None:
-        submit_rating(actor=colleague_user, official=colleague, level=5, comment="同事工作认真。",
-                      channel="official_code", device_id="demo-official-phone", client_ip="10.251.1.9",
-                      now=now - dt.timedelta(hours=5))
+    # A resident who works in the demo official's department rates him: a colleague's rating, held.
+    official_user = get_user_model().objects.filter(username="official").first()
+    boss = Official.objects.filter(user=official_user).select_related("department").first() if official_user else None
+    if boss is not None:
+        from modules.registry import services as registry
+
+        colleague = raters[0]
+        registry.create_official(actor=None, name=colleague.display_name, department=boss.department, post="科员",
+                                 user=colleague)
+        submit_rating(actor=colleague, official=boss, level=5, comment="科长工作认真负责。", channel="official_code",
+                      device_id=f"demo-phone-{colleague.pk}", client_ip="10.251.1.9", now=now - dt.timedelta(hours=5))
 
 
 def seed_follow_ups(admin, *, rng: random.Random, now: dt.datetime) -> None:
