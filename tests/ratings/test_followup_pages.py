@@ -1,10 +1,9 @@
 """The follow-up pages and API: who opens what, the forms write through the services, the module
 switched off answers 404, the OpenAPI schema tells the truth, and the pages in zh-Hans have no English
-(with the translations of platform/locale/zh_Hans/pending-followup.po, which the lead merges)."""
+"""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -13,8 +12,6 @@ from django_tenants.utils import tenant_context
 
 from tests.conftest import client_for, host
 from tests.ratings.conftest import add_rating
-
-PENDING = Path(__file__).resolve().parents[2] / "platform" / "locale" / "zh_Hans" / "pending-followup.po"
 
 
 @pytest.fixture
@@ -185,56 +182,30 @@ def test_module_off_no_pages(world):
         assert admin.get(url).status_code == 404, url
 
 
-def _pending_translations():
-    """The zh-Hans catalogue with this work's pending entries in it (as after the lead's merge)."""
-    from django.utils.translation import trans_real
-
-    from tests.i18n.test_zh_hans_pages import _po_entries
-
-    catalogue = trans_real.translation("zh-hans")._catalog
-    added = {}
-    for e in _po_entries(PENDING):
-        key = f"{e['msgctxt']}\x04{e['msgid']}" if "msgctxt" in e else e["msgid"]
-        if "msgid_plural" in e:
-            added[(key, 0)], added[(key, 1)] = e["msgstr[0]"], e.get("msgstr[1]", e["msgstr[0]"])
-        elif key not in catalogue:
-            added[key] = e["msgstr"]
-    return catalogue, added
-
-
 def test_the_pages_are_in_chinese(world):
     from tests.i18n.test_zh_hans_pages import CatalogueMisses, english_words
 
     rw, of_official, of_shop, open_one, called = world
-    catalogue, added = _pending_translations()
-    missing = [k for k in added if k not in catalogue]
-    for k in missing:
-        catalogue[k] = added[k]
-    try:
-        pages = [(rw.head, "/ratings/staff/follow-ups/"), (rw.head, f"/ratings/staff/follow-ups/{open_one.pk}/"),
-                 (rw.gw1, f"/ratings/staff/follow-ups/{called.pk}/"), (rw.o1_user, f"/ratings/appeal/{of_official.pk}/"),
-                 (rw.res2, f"/ratings/follow-on/{of_shop.pk}/"), (rw.res1, f"/ratings/follow-on/{of_official.pk}/"),
-                 (rw.shop_owner, f"/ratings/reply/{of_shop.pk}/")]
-        problems, opened = {}, []
-        with CatalogueMisses() as misses:
-            for user, url in pages:
-                opened.append(_zh_page(rw, user, url, problems, english_words))
-            appeal = client_for(rw.district, rw.o1_user).post(f"/ratings/appeal/{of_official.pk}/", {"reason": "休假"})
-            assert appeal.status_code == 302
-            from modules.ratings.followup.models import Appeal
+    pages = [(rw.head, "/ratings/staff/follow-ups/"), (rw.head, f"/ratings/staff/follow-ups/{open_one.pk}/"),
+             (rw.gw1, f"/ratings/staff/follow-ups/{called.pk}/"), (rw.o1_user, f"/ratings/appeal/{of_official.pk}/"),
+             (rw.res2, f"/ratings/follow-on/{of_shop.pk}/"), (rw.res1, f"/ratings/follow-on/{of_official.pk}/"),
+             (rw.shop_owner, f"/ratings/reply/{of_shop.pk}/")]
+    problems, opened = {}, []
+    with CatalogueMisses() as misses:
+        for user, url in pages:
+            opened.append(_zh_page(rw, user, url, problems, english_words))
+        appeal = client_for(rw.district, rw.o1_user).post(f"/ratings/appeal/{of_official.pk}/", {"reason": "休假"})
+        assert appeal.status_code == 302
+        from modules.ratings.followup.models import Appeal
 
-            with _in(rw):
-                pk = Appeal.objects.get(rating=of_official).pk
-            connection.set_schema_to_public()
-            for url in ("/ratings/staff/appeals/", f"/ratings/staff/appeals/{pk}/"):
-                opened.append(_zh_page(rw, rw.admin, url, problems, english_words))
-        assert all(opened)
-        assert not misses.missed, "\n".join(sorted(misses.missed))
-        assert not problems, problems
-    finally:
-        for k in missing:  # TranslationCatalog has no pop: take them out of its dicts
-            for part in catalogue._catalogs:
-                part.pop(k, None)
+        with _in(rw):
+            pk = Appeal.objects.get(rating=of_official).pk
+        connection.set_schema_to_public()
+        for url in ("/ratings/staff/appeals/", f"/ratings/staff/appeals/{pk}/"):
+            opened.append(_zh_page(rw, rw.admin, url, problems, english_words))
+    assert all(opened)
+    assert not misses.missed, "\n".join(sorted(misses.missed))
+    assert not problems, problems
 
 
 def _zh_page(rw, user, url, problems, english_words) -> bool:

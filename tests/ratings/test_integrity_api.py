@@ -122,7 +122,7 @@ def test_the_staff_pages(rw):
     page = admin.get("/ratings/staff/held/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "Rated by a colleague" in html and f'data-rating="{a.pk}"' in html
+    assert "同部门同事评价" in html and f'data-rating="{a.pk}"' in html
     assert admin.get("/ratings/staff/held/?rule=burst").content.decode().count('data-testid="held-rating"') == 0
 
     url = f"/ratings/staff/held/{a.pk}/"
