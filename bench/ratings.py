@@ -102,7 +102,8 @@ def build(cursor, *, officials: int, merchants: int, ratings: int, households: i
         INSERT INTO ratings_rating (subject_kind, official_id, merchant_id, department_id, grid_id, community_id,
                                     street_id, channel, level, scores, comment, rater_id, rater_key,
                                     rater_household_id, rater_phone_index, device_hash, network_hash, real_name,
-                                    period_key, case_id, case_ref, state, hold_reasons, decision_note, created_at)
+                                    period_key, case_id, case_ref, state, hold_reasons, decision_note, created_at,
+                                    idempotency_fingerprint)
         SELECT CASE WHEN is_merchant THEN 'merchant' ELSE 'official' END, official_id, merchant_id,
                CASE WHEN is_merchant THEN NULL ELSE 1 + (official_id - 1) %% 100 END,
                CASE WHEN is_merchant THEN 1 + (merchant_id - 1) %% 200 END,
@@ -118,7 +119,7 @@ def build(cursor, *, officials: int, merchants: int, ratings: int, households: i
                         'integrity', level) END,
                '', NULL, 'b:' || g, CASE WHEN g %% 3 = 0 THEN 1 + (g * 31) %% %(households)s END, '',
                md5('d' || (g * 13) %% 150000), md5('n' || (g * 17) %% 20000), true,
-               to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), NULL, '', 'counted', '[]'::jsonb, '', at
+               to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), NULL, '', 'counted', '[]'::jsonb, '', at, ''
         FROM r
     """, {"ratings": ratings, "officials": officials, "merchants": merchants, "households": households})
     log(f"{ratings:,} ratings in {time.perf_counter() - t:.1f}s")

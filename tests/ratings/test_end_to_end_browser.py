@@ -51,6 +51,7 @@ def test_scan_rate_badly_follow_up_case_callback_and_the_rater_sees_the_outcome(
                 _sign_in(resident, server, rater.username, f"/c/{token}")
                 with resident.expect_navigation():
                     resident.locator('[data-testid="code-actions"] [data-action="rate"]').click()
+                resident.get_by_test_id("rate-more").locator("summary").click()
                 resident.get_by_test_id("comment").fill("低保复核材料交了三次还说不全")
                 with resident.expect_navigation():
                     resident.get_by_test_id("face-1").click()

@@ -113,7 +113,7 @@ def test_the_callback_rate_counts_real_name_bad_ratings(in_district):
     rate = selectors.callback_rate()
     assert (rate.overall.total, rate.overall.called, rate.overall.overdue) == (3, 1, 1)
     assert rate.overall.percent == pytest.approx(33.3)
-    units = {(k, code): r for k, code, r in rate.units}
+    units = {(k, code): r for k, code, _name, r in rate.units}
     assert (units[("department", "civil-affairs")].called, units[("department", "civil-affairs")].total) == (1, 2)
     assert units[("grid", "G0101")].total == 1
     assert list(selectors.overdue()) == [type(b).objects.get(pk=b.pk)]

@@ -155,8 +155,11 @@ def seed_review_queue(raters: list, *, now: dt.datetime) -> None:
         from modules.registry import services as registry
 
         colleague = raters[0]
-        registry.create_official(actor=None, name=colleague.display_name, department=boss.department, post="科员",
-                                 user=colleague)
+        from modules.codes.services import issue_codes
+
+        official = registry.create_official(actor=None, name=colleague.display_name, department=boss.department,
+                                            post="科员", user=colleague)
+        issue_codes(actor=None, official=official)  # every official has a code to be rated by
         submit_rating(actor=colleague, official=boss, level=5, comment="科长工作认真负责。", channel="official_code",
                       device_id=f"demo-phone-{colleague.pk}", client_ip="10.251.1.9", now=now - dt.timedelta(hours=5))
 

@@ -197,7 +197,7 @@ class Rate(APIView):
             return {"total": r.total, "called": r.called, "overdue": r.overdue, "percent": r.percent, **extra}
 
         return Response({"overall": row(rate.overall),
-                         "units": [row(r, unit_kind=k, unit_code=c) for k, c, r in rate.units]})
+                         "units": [row(r, unit_kind=k, unit_code=c) for k, c, _name, r in rate.units]})
 
 
 # --- appeals ----------------------------------------------------------------------------------------

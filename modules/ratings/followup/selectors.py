@@ -95,7 +95,7 @@ class Rate:
 @dataclass
 class CallbackRate:
     overall: Rate
-    units: list[tuple[str, str, Rate]] = field(default_factory=list)  # (unit_kind, unit_code, rate)
+    units: list[tuple[str, str, str, Rate]] = field(default_factory=list)  # (unit_kind, unit_code, unit name, rate)
 
 
 def callback_rate(*, units: list[tuple[str, str]] | None = None, now=None) -> CallbackRate:
@@ -108,8 +108,23 @@ def callback_rate(*, units: list[tuple[str, str]] | None = None, now=None) -> Ca
         overdue=Count("id", filter=Q(status=FollowUp.Status.OPEN, due_at__lt=now)))
     overall = Rate(**qs.aggregate(**counts))
     rows = qs.values("unit_kind", "unit_code").annotate(**counts).order_by("unit_kind", "unit_code")
-    return CallbackRate(overall, [(r["unit_kind"], r["unit_code"], Rate(r["total"], r["called"], r["overdue"]))
-                                  for r in rows])
+    names = unit_names((r["unit_kind"], r["unit_code"]) for r in rows)
+    return CallbackRate(overall, [(r["unit_kind"], r["unit_code"], names.get((r["unit_kind"], r["unit_code"]), r["unit_code"]),
+                                   Rate(r["total"], r["called"], r["overdue"])) for r in rows])
+
+
+def unit_names(units) -> dict[tuple[str, str], str]:
+    """{(unit kind, code): the unit's name} of departments, grids, communities and streets (a code with no
+    row keeps no name: the caller shows the code)."""
+    from modules.registry.models import Community, Department, Grid, Street
+
+    models = {"department": Department, "grid": Grid, "community": Community, "street": Street}
+    wanted: dict[str, set] = {}
+    for kind, code in units:
+        if kind in models and code:
+            wanted.setdefault(kind, set()).add(code)
+    return {(kind, code): name for kind, codes in wanted.items()
+            for code, name in models[kind].objects.filter(code__in=codes).values_list("code", "name")}
 
 
 def rater_phone(follow_up: FollowUp) -> str:

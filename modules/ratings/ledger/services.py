@@ -13,6 +13,7 @@ import ipaddress
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -48,9 +49,12 @@ def rater_profile(user) -> dict:
     NotAllowed (403, code ``not_a_rater``) when the district's ``raters`` setting does not let them rate."""
     if acting_user(user) is None:
         raise NotAllowed(_("Sign in to rate."), code="not_signed_in")
-    household_id = current_household(user)
-    phone_index = getattr(user, "phone_index", None) or (
-        Resident.objects.filter(user=user).exclude(phone_index=None).values_list("phone_index", flat=True).first())
+    # One query: the household the rater's resident record is bound to now, and its phone index.
+    current = Membership.objects.filter(resident=OuterRef("pk"), ended_at__isnull=True).order_by("id")
+    household_id, resident_phone = (Resident.objects.filter(user=user)
+                                    .annotate(household=Subquery(current.values("household_id")[:1]))
+                                    .values_list("household", "phone_index").first() or (None, None))
+    phone_index = getattr(user, "phone_index", None) or resident_phone
     rule = settings()["raters"]
     if rule == "bound_residents" and household_id is None:
         raise NotAllowed(_("Only residents bound to a household may rate here. Scan your household code to "
@@ -153,8 +157,10 @@ def _publish(rating: Rating, *, code_channel: bool) -> None:
         "rating_id": rating.pk, "subject_kind": rating.subject_kind, "official_id": rating.official_id,
         "merchant_id": rating.merchant_id, "level": rating.level, "channel": rating.channel, "state": rating.state})
     if not rating.is_bad:
+        rating._state.fields_cache["follow_up"] = None
         return
-    followup.open_follow_up(rating=rating, now=rating.created_at)
+    # what the answer shows of it, known here: no query to find them again
+    rating._state.fields_cache["follow_up"] = followup.open_follow_up(rating=rating, now=rating.created_at)
     if code_channel:  # a case rating's follow-up case is opened by the cases module itself
         events.publish("ratings.bad_rating", followup.bad_rating_payload(rating))
 
@@ -168,6 +174,7 @@ def _save(rating: Rating, *, previous: Rating | None, actor) -> Rating:
     rating.state = State.HELD if findings else State.COUNTED
     rating.hold_reasons = list(findings) if findings else []
     rating.save()
+    rating._state.fields_cache["replaced_by"] = None  # a new rating: nothing replaced it
     states.insert_counted(rating)
     after = {"subject": f"{rating.subject_kind}:{rating.official_id or rating.merchant_id or ''}",
              "level": rating.level, "channel": rating.channel, "state": rating.state, "period": rating.period_key}

@@ -91,7 +91,7 @@ def award_stars(*, actor, year, now: dt.datetime | None = None) -> list[StarAwar
                 average=(Decimal(total) / n).quantize(Decimal("0.01"), ROUND_HALF_UP),
                 bad_share=(Decimal(bad) / n).quantize(Decimal("0.0001"), ROUND_HALF_UP),
                 rules=rules, awarded_at=now, awarded_by=actor if getattr(actor, "pk", None) else None))
-        audit.record(actor=actor, action=AWARD_ACTION, target_type="ratings.stars", target_id=str(year),
+        audit.record(actor=actor, action=AWARD_ACTION, target_type="ratings.staraward", target_id=str(year),
                      after={"year": year, "rules": rules, "awarded": [
                          {"award": a.pk, "merchant": a.merchant_id, "stars": a.stars} for a in made],
                          "already": len(done)})
