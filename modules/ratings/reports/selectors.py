@@ -482,5 +482,5 @@ def year_awarded(year: int) -> bool:
     """Whether the year's stars have been awarded once (by the task or by hand): the audit says."""
     from kernel.models import AuditEntry
 
-    return AuditEntry.objects.filter(action="ratings.stars.award", target_type="ratings.stars",
+    return AuditEntry.objects.filter(action="ratings.stars.award", target_type="ratings.staraward",
                                      target_id=str(year)).exists()
