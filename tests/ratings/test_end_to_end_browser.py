@@ -13,6 +13,7 @@ import secrets
 
 import pytest
 from django.db import connection
+from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, chromium, make_user, needs_chromium
@@ -41,9 +42,17 @@ def test_scan_rate_badly_follow_up_case_callback_and_the_rater_sees_the_outcome(
         department_code = f"civil-{tag}"
         connection.set_schema_to_public()
         staff = make_user(district, f"rt-e2e-{tag}", "official", "department", department_code)
-        # Dongsheng lets anyone with a verified phone rate: the number the unit calls back
+        # a resident of the same household, who signed in with their phone: the number the unit calls back
         phone_number = f"1391{secrets.randbelow(10**7):07d}"
         rater = make_user(district, f"rt-e2e-r-{tag}", "resident", phone=phone_number)
+        with tenant_context(district):
+            from modules.registry import services as registry
+            from modules.registry.models import Membership
+
+            home = Membership.objects.get(resident__user=_bound).household
+            me = registry.register_resident(actor=None, name=f"李梅{tag}", household=home, relation="member")
+            registry.link_account(actor=None, resident=me, user=rater)
+        connection.set_schema_to_public()
         server = live_server_url.format(host="dongsheng.localhost")
         phone = dict(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True,
                      extra_http_headers={"Accept-Language": "zh-hans"})
