@@ -49,7 +49,8 @@ def headed_departments(user):
     codes = set()
     for a in roles_of(user):
         if a.role == Role.DISTRICT_ADMIN and a.scope_kind == ScopeKind.DISTRICT:
-            return Department.objects.order_by("name")
+            # every department that has people to rate (the responsibility list names many that don't)
+            return Department.objects.filter(officials__active=True).distinct().order_by("name")
         if a.role in (Role.OFFICIAL, Role.DISTRICT_ADMIN) and a.scope_kind == ScopeKind.DEPARTMENT:
             codes.add(a.scope_code)
     own = official_of(user)
