@@ -7,8 +7,8 @@ A throwaway district (modules registry, codes, ratings), dropped at the end. Set
 (``generate_series``): 10 streets, 50 communities, 200 grids, 100 departments, the officials (each in a
 department) and merchants (each in a grid), 20,000 households with a resident each; ``BENCH_RATINGS``
 ratings over the last twelve months (two in five of merchants; levels mostly satisfied, one in twelve
-bad; every dimension scored; raters, devices and networks drawn from pools so that some coincide),
-the tallies rebuilt from them (``ledger.tally.rebuild``), then ANALYZE.
+bad; every dimension scored; households, devices and networks drawn at random from pools, so that some
+coincide), the tallies rebuilt from them (``ledger.tally.rebuild``), then ANALYZE.
 
 Timed:
 
@@ -117,8 +117,8 @@ def build(cursor, *, officials: int, merchants: int, ratings: int, households: i
                         'duty', level, 'style', greatest(1, level - (v < 0.2)::int), 'efficiency',
                         greatest(1, level - (v < 0.35)::int), 'fairness', least(5, level + (v > 0.9)::int),
                         'integrity', level) END,
-               '', NULL, 'b:' || g, CASE WHEN g %% 3 = 0 THEN 1 + (g * 31) %% %(households)s END, '',
-               md5('d' || (g * 13) %% 150000), md5('n' || (g * 17) %% 20000), true,
+               '', NULL, 'b:' || g, CASE WHEN g %% 3 = 0 THEN 1 + floor(random() * %(households)s)::int END, '',
+               md5('d' || floor(random() * 150000)::int), md5('n' || floor(random() * 20000)::int), true,
                to_char(at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), NULL, '', 'counted', '[]'::jsonb, '', at, ''
         FROM r
     """, {"ratings": ratings, "officials": officials, "merchants": merchants, "households": households})
