@@ -310,3 +310,41 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def sign_in(page, server: str, username: str, next_url: str) -> None:
+    """Sign in on the portal's password form (a browser test's page) and land on ``next_url``."""
+    import re
+
+    page.goto(f"{server}/login/?next={next_url}")
+    page.click("details summary")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[value="password"]')
+    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
+
+
+def in_thread(district, fn):
+    """Run ``fn()`` in the district's schema on a thread of its own and return what it returns: database
+    work while a browser is open (Playwright's event loop owns the test's thread)."""
+    import threading
+
+    from django.db import connections
+
+    out, errors = [], []
+
+    def run():
+        try:
+            with tenant_context(district):
+                out.append(fn())
+        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    if errors:
+        raise errors[0]
+    return out[0] if out else None

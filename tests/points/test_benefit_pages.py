@@ -19,7 +19,15 @@ from modules.points.benefits import services as benefits
 from modules.points.ledger import rules as rulebook
 from modules.points.ledger import services as ledger
 from modules.points.models import Benefit, BenefitUse, HonourOptIn, Provider, ProviderStaff
-from tests.conftest import ARTIFACTS, PASSWORD, admin_of, chromium, client_for, make_user, needs_chromium
+from tests.conftest import (
+    ARTIFACTS,
+    admin_of,
+    chromium,
+    client_for,
+    make_user,
+    needs_chromium,
+    sign_in,
+)
 from tests.points.conftest import id_number, set_points_config
 from tests.points.test_benefits import TIERS, award, build_benefits
 
@@ -394,15 +402,6 @@ PHONE = {"viewport": {"width": 360, "height": 740}, "locale": "zh-CN", "is_mobil
          "device_scale_factor": 2}
 
 
-def _sign_in(page, server: str, username: str, next_url: str) -> None:
-    page.goto(f"{server}/login/?next={next_url}")
-    page.click("details summary")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[value="password"]')
-    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
-
-
 def _fits_the_phone(page) -> None:
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 360, f"{page.url} is {width}px wide"
@@ -443,7 +442,7 @@ def test_the_benefits_page_and_the_verify_page_on_a_phone(live_server_url, djang
         ARTIFACTS.mkdir(exist_ok=True)
         with chromium() as browser:
             me = browser.new_context(**PHONE).new_page()
-            _sign_in(me, server, resident_user.username, "/points/benefits/")
+            sign_in(me, server, resident_user.username, "/points/benefits/")
             assert me.get_by_test_id("my-tier").get_attribute("data-tier") == "good"
             assert me.locator("#paycode svg").count() == 1
             first = me.locator("#paycode desc").text_content()
@@ -454,7 +453,7 @@ def test_the_benefits_page_and_the_verify_page_on_a_phone(live_server_url, djang
             me.screenshot(path=str(ARTIFACTS / "points-benefits.png"), full_page=True)
             path = url.split("://", 1)[1].split("/", 1)[1]
             desk = browser.new_context(**PHONE).new_page()
-            _sign_in(desk, server, clerk.username, f"/{path}")
+            sign_in(desk, server, clerk.username, f"/{path}")
             assert desk.get_by_test_id("verified-tier").get_attribute("data-tier") == "good"
             assert desk.get_by_test_id("usable").count() == 1  # the model tier's check-up is not usable
             assert f"测试{tag}" not in desk.content()

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, PASSWORD, admin_of, chromium, make_user, needs_chromium
+from tests.conftest import (
+    ARTIFACTS,
+    admin_of,
+    chromium,
+    in_thread,
+    make_user,
+    needs_chromium,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 PHONE = {"width": 360, "height": 740}
@@ -37,36 +44,6 @@ def _shots(page, name: str) -> None:
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=str(ARTIFACTS / f"points-staff-{name}-1280.png"), full_page=True)
     page.set_viewport_size(PHONE)
-
-
-def _sign_in(page, server: str, username: str, next_url: str) -> None:
-    page.goto(f"{server}/login/?next={next_url}")
-    page.click("details summary")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[value="password"]')
-    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
-
-
-def _in_thread(district, fn):
-    """Database work while the browser is open (Playwright's event loop owns this thread)."""
-    out, errors = [], []
-
-    def run():
-        try:
-            with tenant_context(district):
-                out.append(fn())
-        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
-    return out[0] if out else None
 
 
 def _world(tag: str):
@@ -118,7 +95,7 @@ def test_propose_approve_by_two_members_and_a_batch_with_progress(live_server_ur
         with chromium() as browser:
             # 1. community staff find the resident and propose +30 under a committee rule
             page = browser.new_context(**phone).new_page()
-            _sign_in(page, server, staff.username, "/points/staff/propose/")
+            sign_in(page, server, staff.username, "/points/staff/propose/")
             page.get_by_test_id("search-q").fill(f"赵勇{tag}")
             page.get_by_test_id("search").click()
             results = page.get_by_test_id("results")
@@ -142,7 +119,7 @@ def test_propose_approve_by_two_members_and_a_batch_with_progress(live_server_ur
             # 2. two other members approve on their phones
             for number, member in enumerate((m1, m2), start=1):
                 desk = browser.new_context(**phone).new_page()
-                _sign_in(desk, server, member.username, "/points/staff/committee/")
+                sign_in(desk, server, member.username, "/points/staff/committee/")
                 card = desk.locator('[data-testid="decide"] [data-testid="proposal"]', has_text=f"赵勇{tag}")
                 assert card.count() == 1
                 assert card.get_by_test_id("quorum").get_attribute("data-approvals") == str(number - 1)
@@ -156,7 +133,7 @@ def test_propose_approve_by_two_members_and_a_batch_with_progress(live_server_ur
 
             # 3. the administrator makes a batch for the compound on the batch page
             boss = browser.new_context(**phone).new_page()
-            _sign_in(boss, server, "admin", "/points/staff/batches/")
+            sign_in(boss, server, "admin", "/points/staff/batches/")
             boss.get_by_test_id("rule").select_option(f"drill_{tag}")
             boss.get_by_test_id("title").fill("核酸演练")
             boss.get_by_test_id("reason").fill("主动参与核酸演练")
@@ -179,13 +156,13 @@ def test_propose_approve_by_two_members_and_a_batch_with_progress(live_server_ur
             def run_it():
                 batches.run_batch(batch_id=batch_id)  # what the Celery task runs
 
-            _in_thread(district, approve_it)
+            in_thread(district, approve_it)
             boss.reload()
             progress = boss.get_by_test_id("progress")
             # queued; or already taken by a Celery worker an earlier test started on this run's queue
             assert progress.get_attribute("data-status") in ("queued", "running", "done")
             assert progress.get_attribute("data-status") == "done" or progress.get_attribute("data-poll")
-            _in_thread(district, run_it)
+            in_thread(district, run_it)
             # the page polls the progress every 2 s and reloads once the batch is done
             # (a worker that took the batch counts its postings a moment before it marks the batch done;
             # expect() retries across the page's reload)

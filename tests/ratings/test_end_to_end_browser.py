@@ -16,19 +16,10 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, chromium, make_user, needs_chromium
-from tests.ratings.test_ledger_browser import PHONE, _fits_the_phone, _in_thread, _world
+from tests.conftest import chromium, in_thread, make_user, needs_chromium, sign_in
+from tests.ratings.test_ledger_browser import PHONE, _fits_the_phone, _world
 
 pytestmark = [pytest.mark.browser, needs_chromium]
-
-
-def _sign_in(page, server: str, username: str, next_url: str) -> None:
-    page.goto(f"{server}/login/?next={next_url}")
-    page.click("details summary")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[value="password"]')
-    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
 
 
 def test_scan_rate_badly_follow_up_case_callback_and_the_rater_sees_the_outcome(live_server_url, django_db_blocker):
@@ -60,7 +51,7 @@ def test_scan_rate_badly_follow_up_case_callback_and_the_rater_sees_the_outcome(
             with chromium() as browser:
                 # 1. the resident: scan, 评价, 非常不满意 (two taps)
                 resident = browser.new_context(**phone).new_page()
-                _sign_in(resident, server, rater.username, f"/c/{token}")
+                sign_in(resident, server, rater.username, f"/c/{token}")
                 with resident.expect_navigation():
                     resident.locator('[data-testid="code-actions"] [data-action="rate"]').click()
                 resident.get_by_test_id("rate-more").locator("summary").click()
@@ -83,12 +74,12 @@ def test_scan_rate_badly_follow_up_case_callback_and_the_rater_sees_the_outcome(
                     return rating.pk, follow_up.pk, case.pk, case.responsible_kind, case.responsible_code, \
                         case.reporter_id, case.status
 
-                rating_id, follow_up_id, case_id, kind, code, reporter, status = _in_thread(district, relay)
+                rating_id, follow_up_id, case_id, kind, code, reporter, status = in_thread(district, relay)
                 assert (kind, code, reporter, status) == ("department", department_code, None, "submitted")
 
                 # 3. the department's staff: the callback
                 desk = browser.new_context(**phone).new_page()
-                _sign_in(desk, server, staff.username, "/ratings/staff/follow-ups/")
+                sign_in(desk, server, staff.username, "/ratings/staff/follow-ups/")
                 desk.locator(f'[data-follow-up="{follow_up_id}"]').click()
                 expect(desk.get_by_test_id("call")).to_have_attribute("href", f"tel:+86{phone_number}")
                 form = desk.get_by_test_id("callback-form")
@@ -105,7 +96,7 @@ def test_scan_rate_badly_follow_up_case_callback_and_the_rater_sees_the_outcome(
                     relay_pending()
                     return Case.objects.get(pk=case_id).status
 
-                assert _in_thread(district, resolved) == "resolved"
+                assert in_thread(district, resolved) == "resolved"
 
                 # 4. the resident reads the outcome on their rating
                 resident.goto(rated_url)
@@ -124,4 +115,4 @@ def test_scan_rate_badly_follow_up_case_callback_and_the_rater_sees_the_outcome(
                     case.events.all().delete()
                     case.delete()
 
-            _in_thread(district, clean)
+            in_thread(district, clean)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from tests.conftest import ARTIFACTS, PASSWORD, chromium, make_user, needs_chromium
+from tests.conftest import ARTIFACTS, chromium, in_thread, make_user, needs_chromium, sign_in
 from tests.ratings.conftest import add_rating
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -26,35 +25,6 @@ def _fits(page, name: str) -> None:
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{page.url} is {width}px wide"
     page.screenshot(path=str(ARTIFACTS / f"ratings-followup-{name}-360.png"), full_page=True)
-
-
-def _sign_in(page, server: str, username: str, next_url: str) -> None:
-    page.goto(f"{server}/login/?next={next_url}")
-    page.click("details summary")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[value="password"]')
-    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
-
-
-def _in_thread(district, fn):
-    out, errors = [], []
-
-    def run():
-        try:
-            with tenant_context(district):
-                out.append(fn())
-        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
-    return out[0] if out else None
 
 
 def _world(tag: str):
@@ -92,7 +62,7 @@ def test_callback_on_the_phone_and_the_rater_reads_the_outcome(live_server_url, 
         server = live_server_url.format(host="dongsheng.localhost")
         with chromium() as browser:
             page = browser.new_page(viewport=PHONE, locale="zh-CN")
-            _sign_in(page, server, staff.username, "/ratings/staff/follow-ups/")
+            sign_in(page, server, staff.username, "/ratings/staff/follow-ups/")
             item = page.locator(f'[data-follow-up="{follow_up.pk}"]')
             expect(item).to_be_visible()
             _fits(page, "list")
@@ -117,10 +87,10 @@ def test_callback_on_the_phone_and_the_rater_reads_the_outcome(live_server_url, 
                 relay_pending()
                 return Case.objects.get(pk=follow_up.case_id).status
 
-            assert _in_thread(district, relay) == "resolved"
+            assert in_thread(district, relay) == "resolved"
 
             other = browser.new_page(viewport=PHONE, locale="zh-CN")
-            _sign_in(other, server, rater.username, "/messages/")
+            sign_in(other, server, rater.username, "/messages/")
             message = other.locator("text=已电话说明：已增开窗口").first
             expect(message).to_be_visible()
             _fits(other, "inbox")
@@ -136,4 +106,4 @@ def test_callback_on_the_phone_and_the_rater_reads_the_outcome(live_server_url, 
 
             return list(Rating.objects.filter(follow_on_of=rating).values_list("level", "rater_id"))
 
-        assert _in_thread(district, follow_on) == [(4, rater.pk)]
+        assert in_thread(district, follow_on) == [(4, rater.pk)]

@@ -8,38 +8,16 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django_tenants.utils import tenant_context
 
-from tests.conftest import ARTIFACTS, PASSWORD, admin_of, chromium, make_user, needs_chromium
+from tests.conftest import ARTIFACTS, PASSWORD, admin_of, chromium, in_thread, make_user, needs_chromium
 from tests.ratings.test_ledger_pages import zh_catalogue  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 PHONE = {"width": 360, "height": 740}
-
-
-def _in_thread(district, fn):
-    """Database work while the browser is open (Playwright's event loop owns this thread)."""
-    out, errors = [], []
-
-    def run():
-        try:
-            with tenant_context(district):
-                out.append(fn())
-        except Exception as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
-    return out[0] if out else None
 
 
 def _world(tag: str):
@@ -118,7 +96,7 @@ def test_scan_tap_rate_and_see_the_rating(live_server_url, django_db_blocker, zh
                 cookies = {c["name"]: c for c in page.context.cookies()}
                 assert cookies["rt_device"]["httpOnly"]
 
-            rows = _in_thread(district, lambda: list(Rating.objects.filter(official=official).values_list(
+            rows = in_thread(district, lambda: list(Rating.objects.filter(official=official).values_list(
                 "level", "state", "comment", "channel")))
             assert rows == [(2, "counted", "办事拖拉，跑了三趟", "official_code")]
         finally:
@@ -129,4 +107,4 @@ def test_scan_tap_rate_and_see_the_rating(live_server_url, django_db_blocker, zh
                 Rating.objects.filter(official=official).delete()
                 Tally.objects.filter(official=official).delete()
 
-            _in_thread(district, clean)
+            in_thread(district, clean)

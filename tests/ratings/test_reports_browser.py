@@ -7,7 +7,6 @@ Committed data in the "dongsheng" district (ratings on), with names unique per r
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 from urllib.parse import urlparse
 
@@ -16,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from tests.conftest import ARTIFACTS, PASSWORD, admin_of, chromium, make_user, needs_chromium
+from tests.conftest import ARTIFACTS, admin_of, chromium, make_user, needs_chromium, sign_in
 from tests.ratings.conftest import add_rating
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -58,15 +57,6 @@ def _world(tag: str):
     return district, staff, official_user, officials, token
 
 
-def _sign_in(page, server: str, username: str, next_url: str) -> None:
-    page.goto(f"{server}/login/?next={next_url}")
-    page.click("details summary")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORD)
-    page.click('button[value="password"]')
-    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
-
-
 def _fits(page) -> None:
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{page.url} is {width}px wide"
@@ -84,7 +74,7 @@ def test_rankings_page_draws_the_chart_at_360_px(live_server_url, django_db_bloc
         context = browser.new_context(**phone)
         page = context.new_page()
         page.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
-        _sign_in(page, server, staff.username, "/ratings/staff/rankings/")
+        sign_in(page, server, staff.username, "/ratings/staff/rankings/")
         page.wait_for_selector('[data-chart][data-drawn="1"] canvas')
         _fits(page)
         assert page.locator('[data-testid="ranking-table"] tr').count() >= 6
@@ -106,7 +96,7 @@ def test_rankings_page_draws_the_chart_at_360_px(live_server_url, django_db_bloc
         # the official's own page
         other = browser.new_context(**phone).new_page()
         other.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
-        _sign_in(other, server, official_user.username, "/ratings/me/official/")
+        sign_in(other, server, official_user.username, "/ratings/me/official/")
         other.wait_for_selector('#score-chart[data-drawn="1"] canvas')
         _fits(other)
         assert "服务热情，办事快" in other.content()
