@@ -309,6 +309,7 @@ def _mine(request, *, official=None, merchant=None) -> dict:
 
 
 class MyOfficial(APIView):
+    error_statuses = (404,)  # the caller has no official's record
     permission_classes = [IsAuthenticated]
     throttle_classes = [UserThrottle]
 
@@ -323,6 +324,7 @@ class MyOfficial(APIView):
 
 
 class MyMerchant(APIView):
+    error_statuses = (404,)  # the caller has no merchant's record
     permission_classes = [IsAuthenticated]
     throttle_classes = [UserThrottle]
 
