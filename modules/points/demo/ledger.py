@@ -350,14 +350,6 @@ def post_events(world: World) -> None:
     from modules.registry.models import Resident
 
     residents = Resident.objects.in_bulk({e.resident_id for e in world.events if e.batch is None})
-    # The demo posts months of deeds in one transaction while the live worker may award points in the
-    # same district (a verified report of the cases demo): balances locked one posting at a time would
-    # let the two wait on each other in a cycle (a deadlock seen in CI). Every balance is taken here
-    # first, in the one order lock_balances keeps; the worker's award waits for the demo to commit.
-    from modules.points.ledger.models import BalanceKind
-
-    ledger.lock_balances((rid, kind) for rid in Resident.objects.values_list("id", flat=True)
-                         for kind in BalanceKind.values)
     for event in sorted(world.events, key=lambda e: (e.day, e.key)):
         resident = residents.get(event.resident_id)
         try:
