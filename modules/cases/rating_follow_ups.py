@@ -35,7 +35,6 @@ from modules.cases.models import (
     OwnerLevel,
     UnitKind,
 )
-from modules.cases.services.common import _event, _lock
 
 log = logging.getLogger(__name__)
 OPEN_HANDLER = "cases.rating_follow_up"
@@ -174,25 +173,12 @@ def resolve_by_callback(*, payload: dict, now=None) -> Case | None:
         actor = get_user_model().objects.filter(pk=payload["called_by_id"], is_active=True).first()
     result = _result(payload)
     with transaction.atomic():
-        case = _lock(case)
-        if case.status not in services.OPEN:
-            return case
         if actor is not None and "accept" in services.allowed_actions(actor, case):
             case = services.accept_case(actor=actor, case=case, now=now)
         if actor is not None and "resolve" in services.allowed_actions(actor, case):
             return services.resolve_case(actor=actor, case=case, result=result, verified=False, now=now)
-        before = case.status
-        case.status, case.result, case.resolved_at, case.next_escalation_at = Case.Status.RESOLVED, result, now, None
-        case.responded_at = case.responded_at or now
-        case.save(update_fields=["status", "result", "resolved_at", "responded_at", "next_escalation_at",
-                                 "updated_at"])
-        _event(case, kind="resolved", actor=actor, at=now, from_status=before, to_status=Case.Status.RESOLVED,
-               note=result, data={"verified": False, "via": "ratings.callback"})
-        audit.record(actor=actor, action="cases.resolve", target=case, before={"status": before},
-                     after={"result": result[:200], "verified": False, "via": "ratings.callback"})
-        events.publish("cases.resolved", {"case_id": case.pk, "ref": case.ref, "channel": case.channel,
-                                          "duplicate_ids": []})
-    return case
+        return services.resolve_from_elsewhere(case=case, actor=actor, result=result, via="ratings.callback",
+                                               now=now)
 
 
 @handles("ratings.bad_rating", module="cases", name=OPEN_HANDLER)

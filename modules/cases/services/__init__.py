@@ -38,6 +38,7 @@ from modules.cases.services.handling import (  # noqa: F401
     reporter_contact,
     require_handler,
     resolve_case,
+    resolve_from_elsewhere,
     start_case,
     supervises,
     transfer_case,

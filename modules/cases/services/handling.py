@@ -209,25 +209,46 @@ def resolve_case(*, actor, case: Case, result: str, verified: bool = True, now=N
         case = _lock(case)
         _require_status(case, ACTION_STATUSES["resolve"], "resolve")
         require_handler(user, case, "resolve")
-        before = case.status
-        case.status, case.result, case.resolved_at, case.next_escalation_at = S.RESOLVED, result, now, None
-        case.responded_at = case.responded_at or now
-        case.save(update_fields=["status", "result", "resolved_at", "responded_at", "next_escalation_at",
-                                 "updated_at"])
-        _event(case, kind="resolved", actor=user, at=now, from_status=before, to_status=S.RESOLVED, note=result,
-               data={"verified": verified})
-        duplicate_ids = _answer_duplicates(case, actor=user, now=now)
-        audit.record(actor=user, action="cases.resolve", target=case, before={"status": before},
-                     after={"result": result[:200], "verified": verified})
-        events.publish("cases.resolved", {"case_id": case.pk, "ref": case.ref, "channel": case.channel,
-                                          "duplicate_ids": duplicate_ids})
-        if verified and case.channel in VERIFIABLE_CHANNELS and case.follow_up_of_id is None:  # counted once
-            events.publish("cases.verified_report", {
-                "case_id": case.pk, "ref": case.ref, "channel": case.channel, "category": case.category.code,
-                "reporter_user_id": case.reporter_id, "reporter_household_id": case.reporter_household_id,
-                "offender_household_id": case.household_id if case.channel == Case.Channel.OUTDOOR_REPORT else None,
-                "praised_household_id": case.household_id if case.channel == Case.Channel.OUTDOOR_PRAISE else None,
-            })
+        return _resolve(case, user=user, result=result, verified=verified, now=now)
+
+
+def resolve_from_elsewhere(*, case: Case, actor, result: str, via: str, now=None) -> Case:
+    """Resolve an open case whose work was done and recorded in another module (``via``, e.g. a
+    rating's callback recorded by the unit on the ratings pages): no handler check, since the other
+    module checked who did it; unverified; the timeline and the audit say where it came from. A case
+    no longer open is returned as it is."""
+    now = _now(now)
+    with transaction.atomic():
+        case = _lock(case)
+        if case.status not in OPEN:
+            return case
+        return _resolve(case, user=actor if getattr(actor, "pk", None) else None, result=result[:RESULT_MAX],
+                        verified=False, now=now, via=via)
+
+
+def _resolve(case: Case, *, user, result: str, verified: bool, now, via: str | None = None) -> Case:
+    """The resolution itself (the case locked, the checks done): status, timeline, duplicates answered,
+    audit, events."""
+    before = case.status
+    case.status, case.result, case.resolved_at, case.next_escalation_at = S.RESOLVED, result, now, None
+    case.responded_at = case.responded_at or now
+    case.save(update_fields=["status", "result", "resolved_at", "responded_at", "next_escalation_at",
+                             "updated_at"])
+    where = {"via": via} if via else {}
+    _event(case, kind="resolved", actor=user, at=now, from_status=before, to_status=S.RESOLVED, note=result,
+           data={"verified": verified, **where})
+    duplicate_ids = _answer_duplicates(case, actor=user, now=now)
+    audit.record(actor=user, action="cases.resolve", target=case, before={"status": before},
+                 after={"result": result[:200], "verified": verified, **where})
+    events.publish("cases.resolved", {"case_id": case.pk, "ref": case.ref, "channel": case.channel,
+                                      "duplicate_ids": duplicate_ids})
+    if verified and case.channel in VERIFIABLE_CHANNELS and case.follow_up_of_id is None:  # counted once
+        events.publish("cases.verified_report", {
+            "case_id": case.pk, "ref": case.ref, "channel": case.channel, "category": case.category.code,
+            "reporter_user_id": case.reporter_id, "reporter_household_id": case.reporter_household_id,
+            "offender_household_id": case.household_id if case.channel == Case.Channel.OUTDOOR_REPORT else None,
+            "praised_household_id": case.household_id if case.channel == Case.Channel.OUTDOOR_PRAISE else None,
+        })
     return case
 
 
