@@ -163,14 +163,8 @@ def _share(n: int, bad: int) -> Decimal | None:
     return (Decimal(bad) / Decimal(n)).quantize(FOUR, ROUND_HALF_UP) if n else None
 
 
-@dataclass
-class Figure:
-    """n counted ratings, their average level (2 decimals) and how many / what share were bad."""
-    key: str
-    name: str
-    n: int = 0
-    total: int = 0
-    bad: int = 0
+class Sums:
+    """What every figure derives from its counts ``n``, ``total`` (of the levels) and ``bad``."""
 
     @property
     def average(self) -> Decimal | None:
@@ -179,6 +173,16 @@ class Figure:
     @property
     def bad_share(self) -> Decimal | None:
         return _share(self.n, self.bad)
+
+
+@dataclass
+class Figure(Sums):
+    """n counted ratings, their average level (2 decimals) and how many / what share were bad."""
+    key: str
+    name: str
+    n: int = 0
+    total: int = 0
+    bad: int = 0
 
 
 def dimension_name(dim: dict) -> str:
@@ -285,7 +289,7 @@ def score_of(*, official=None, merchant=None, start: dt.date, end: dt.date, chan
 # --- rankings ---------------------------------------------------------------------------------------------
 
 @dataclass
-class RankRow:
+class RankRow(Sums):
     id: int
     name: str
     detail: str  # the department of an official, the community of a grid, …
@@ -293,14 +297,6 @@ class RankRow:
     total: int
     bad: int
     rank: int | None = None
-
-    @property
-    def average(self) -> Decimal | None:
-        return _average(self.n, self.total)
-
-    @property
-    def bad_share(self) -> Decimal | None:
-        return _share(self.n, self.bad)
 
 
 @dataclass
@@ -404,19 +400,11 @@ def ranking(*, unit: str, dimension: str = "", start: dt.date, end: dt.date, cha
 # --- trends -------------------------------------------------------------------------------------------------
 
 @dataclass
-class Point:
+class Point(Sums):
     month: dt.date
     n: int
     total: int
     bad: int
-
-    @property
-    def average(self) -> Decimal | None:
-        return _average(self.n, self.total)
-
-    @property
-    def bad_share(self) -> Decimal | None:
-        return _share(self.n, self.bad)
 
 
 def trend(*, unit: str, id: int | None, dimension: str = "", months: int = 12, end: dt.date | None = None,  # noqa: A002
